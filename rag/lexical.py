@@ -1,0 +1,49 @@
+"""BM25 over Snowball stems, derived from the chunks in the store (never a second source of truth)."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+
+import bm25s
+import numpy as np
+
+from rag.text import extract_terms
+
+
+class LexicalIndex:
+    """An in-memory BM25 index plus document frequencies, rebuilt from the store when it changes."""
+
+    def __init__(self, chunks: Sequence[tuple[str, str]]) -> None:
+        self.chunk_ids = [chunk_id for chunk_id, _ in chunks]
+        tokenized = [extract_terms(text) for _, text in chunks]
+        self._bm25: bm25s.BM25 | None = None
+        if chunks:
+            self._bm25 = bm25s.BM25()
+            self._bm25.index(tokenized, show_progress=False)
+        frequencies: Counter[str] = Counter()
+        for terms in tokenized:
+            frequencies.update(set(terms))
+        self._document_frequency = frequencies
+        self._size = len(chunks)
+
+    def __len__(self) -> int:
+        return self._size
+
+    def idf(self, term: str) -> float:
+        """Return the smoothed inverse document frequency of a stem (high for rare and unseen stems)."""
+        return math.log(1.0 + (self._size + 1) / (self._document_frequency.get(term, 0) + 0.5))
+
+    def contains(self, term: str) -> bool:
+        """Tell whether any chunk contains the stem."""
+        return term in self._document_frequency
+
+    def search(self, terms: Sequence[str], top_k: int) -> list[tuple[str, float]]:
+        """Return (chunk id, BM25 score) of the best `top_k` chunks with a positive score."""
+        known = [term for term in terms if term in self._document_frequency]
+        if self._bm25 is None or not known or top_k <= 0:
+            return []
+        scores = np.asarray(self._bm25.get_scores(known), dtype=np.float32)
+        order = np.argsort(-scores)[:top_k]
+        return [(self.chunk_ids[i], float(scores[i])) for i in order if scores[i] > 0]

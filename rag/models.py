@@ -1,0 +1,131 @@
+"""Data that crosses module boundaries: turns, passages, citations, answers and stream events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+
+class Turn(BaseModel):
+    """One earlier message of a conversation."""
+
+    role: Literal["user", "assistant"]
+    content: str
+
+
+class Highlight(BaseModel):
+    """A span, relative to the citation text, of a sentence the answer used."""
+
+    start: int
+    end: int
+
+
+class Citation(BaseModel):
+    """A cited passage: `text` equals `source_text[start:end]` of its source document."""
+
+    marker: int = Field(description="The [n] marker used in the answer text.")
+    text: str = Field(description="The cited passage.")
+    source: str = Field(description="Path or name of the source document.")
+    title: str = Field(description="Title of the source document.")
+    start: int = Field(description="Character offset of the passage in its source text.")
+    end: int = Field(description="End offset (exclusive) of the passage in its source text.")
+    score: float = Field(description="Retrieval score of the passage (higher is better).")
+    highlights: list[Highlight] = Field(
+        default_factory=list, description="Spans within `text` of the sentences the answer quotes."
+    )
+
+
+class Timings(BaseModel):
+    """Wall-clock milliseconds spent per stage."""
+
+    retrieve: float = 0.0
+    answer: float = 0.0
+    total: float = 0.0
+
+
+class Answer(BaseModel):
+    """The answer object every surface returns (`citechat ask --json`, `/api/ask`)."""
+
+    question: str
+    standalone_question: str
+    answer: str
+    abstained: bool
+    citations: list[Citation]
+    timings_ms: Timings
+
+
+@dataclass
+class Sentence:
+    """A sentence of a passage, with absolute offsets in the source text."""
+
+    text: str
+    start: int
+    end: int
+    embedding: np.ndarray | None = None
+
+
+@dataclass
+class Passage:
+    """A retrieved chunk with its scores and sentences."""
+
+    chunk_id: str
+    text: str
+    source: str
+    title: str
+    start: int
+    end: int
+    score: float = 0.0
+    dense_score: float = 0.0
+    lexical_score: float = 0.0
+    sentences: list[Sentence] = field(default_factory=list)
+
+
+@dataclass
+class Retrieval:
+    """What retrieval hands the answerer: the question as searched and the ranked passages."""
+
+    query: str
+    query_embedding: np.ndarray
+    query_terms: list[str]
+    passages: list[Passage]
+    term_weights: dict[str, float] = field(default_factory=dict)
+    known_terms: set[str] = field(default_factory=set)
+
+
+@dataclass
+class AnswerDelta:
+    """A piece of answer text as it is produced."""
+
+    text: str
+
+
+@dataclass
+class AnswerDone:
+    """The final, complete answer (the joined deltas plus citations)."""
+
+    answer: Answer
+
+
+AnswerEvent = AnswerDelta | AnswerDone
+
+
+class DocumentInfo(BaseModel):
+    """One ingested document as the store knows it."""
+
+    source: str
+    title: str
+    chunks: int
+    content_hash: str
+
+
+class StoreStatus(BaseModel):
+    """Readiness facts about the store."""
+
+    reachable: bool
+    chunks: int
+    documents: int
+    embedder: str
+    location: str

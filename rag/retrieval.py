@@ -1,0 +1,150 @@
+"""Hybrid retrieval: dense chunk and sentence search in Chroma plus BM25 over stems, fused by rank."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from llama_index.core.retrievers import BaseRetriever
+from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
+
+from rag.embeddings import Embedder
+from rag.lexical import LexicalIndex
+from rag.models import Passage, Retrieval
+from rag.rerank import Reranker
+from rag.store import ChunkStore
+from rag.text import extract_terms
+
+# Reciprocal rank fusion constant; 60 is the value from Cormack et al. and was not worse than 10/30
+# on our dev set (see bench/retrieval_sweep.py).
+RRF_K = 60
+# How far down each ranking fusion looks.
+CANDIDATES = 20
+# Another process (a CLI ingest) may change the store; its revision is checked at most this often.
+REVISION_CHECK_SECONDS = 1.0
+
+
+def fuse_rankings(rankings: Sequence[Sequence[str]], k: int = RRF_K) -> dict[str, float]:
+    """Return reciprocal-rank-fusion scores of ids over several best-first rankings."""
+    fused: dict[str, float] = defaultdict(float)
+    for ranking in rankings:
+        for rank, item in enumerate(ranking):
+            fused[item] += 1.0 / (k + rank + 1)
+    return dict(fused)
+
+
+def passage_from_node(node: TextNode, score: float = 0.0) -> Passage:
+    """Build a Passage from a stored chunk node."""
+    metadata = node.metadata
+    return Passage(
+        chunk_id=node.node_id,
+        text=node.get_content(),
+        source=str(metadata.get("source", "")),
+        title=str(metadata.get("title", "")),
+        start=int(metadata.get("start", node.start_char_idx or 0)),
+        end=int(metadata.get("end", node.end_char_idx or 0)),
+        score=score,
+    )
+
+
+class HybridRetriever(BaseRetriever):
+    """A LlamaIndex retriever over the citechat store: dense + lexical, fused, optionally reranked."""
+
+    def __init__(
+        self,
+        store: ChunkStore,
+        embedder: Embedder,
+        top_k: int = 4,
+        reranker: Reranker | None = None,
+    ) -> None:
+        super().__init__()
+        self._store = store
+        self._embedder = embedder
+        self._top_k = top_k
+        self._reranker = reranker
+        self._lock = threading.Lock()
+        self._lexical = LexicalIndex([])
+        self._revision = -1
+        self._checked_at = 0.0
+
+    @property
+    def lexical(self) -> LexicalIndex:
+        """The current lexical index (refreshed from the store when it changed)."""
+        self.refresh()
+        return self._lexical
+
+    def refresh(self, force: bool = False) -> None:
+        """Rebuild the lexical index when the store's revision changed."""
+        now = time.monotonic()
+        if not force and now - self._checked_at < REVISION_CHECK_SECONDS:
+            return
+        with self._lock:
+            revision = self._store.revision()
+            if force or revision != self._revision:
+                self._lexical = LexicalIndex(self._store.all_chunks())
+                self._revision = revision
+            self._checked_at = now
+
+    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        retrieval = self.search(query_bundle.query_str, query_bundle.embedding)
+        nodes = self._store.get_chunks([passage.chunk_id for passage in retrieval.passages])
+        by_id = {node.node_id: node for node in nodes}
+        return [
+            NodeWithScore(node=by_id[passage.chunk_id], score=passage.score)
+            for passage in retrieval.passages
+            if passage.chunk_id in by_id
+        ]
+
+    def search(self, query: str, embedding: Sequence[float] | Any = None, top_k: int | None = None) -> Retrieval:
+        """Return the best passages for `query`, with their sentences and per-signal scores."""
+        import numpy as np
+
+        top_k = top_k or self._top_k
+        lexical = self.lexical
+        query_embedding = (
+            self._embedder.embed_query(query) if embedding is None else np.asarray(embedding, dtype=np.float32)
+        )
+        terms = extract_terms(query)
+        dense = self._store.search_chunks(query_embedding, CANDIDATES)
+        lexical_hits = lexical.search(terms, CANDIDATES)
+        sentence_hits = self._store.search_sentences(query_embedding, CANDIDATES)
+        sentence_ranking = list(dict.fromkeys(chunk_id for chunk_id, _ in sentence_hits))
+        fused = fuse_rankings(
+            [[node.node_id for node, _ in dense], [chunk_id for chunk_id, _ in lexical_hits], sentence_ranking]
+        )
+        ranked = sorted(fused, key=lambda chunk_id: -fused[chunk_id])
+        pool = ranked[: max(top_k * 2, top_k)] if self._reranker else ranked[:top_k]
+
+        nodes = {node.node_id: node for node, _ in dense}
+        missing = [chunk_id for chunk_id in pool if chunk_id not in nodes]
+        nodes.update({node.node_id: node for node in self._store.get_chunks(missing)})
+        dense_scores = {node.node_id: score for node, score in dense}
+        for chunk_id, score in sentence_hits:
+            dense_scores.setdefault(chunk_id, score)
+        lexical_scores = dict(lexical_hits)
+
+        passages = []
+        for chunk_id in pool:
+            if chunk_id not in nodes:
+                continue
+            passage = passage_from_node(nodes[chunk_id], fused[chunk_id])
+            passage.dense_score = dense_scores.get(chunk_id, 0.0)
+            passage.lexical_score = lexical_scores.get(chunk_id, 0.0)
+            passages.append(passage)
+        if self._reranker and passages:
+            passages = self._reranker.rerank(query, passages)[:top_k]
+        sentences = self._store.sentences_of([passage.chunk_id for passage in passages])
+        for passage in passages:
+            passage.sentences = sentences.get(passage.chunk_id, [])
+        weights = {term: lexical.idf(term) for term in terms}
+        return Retrieval(
+            query=query,
+            query_embedding=query_embedding,
+            query_terms=terms,
+            passages=passages,
+            term_weights=weights,
+            known_terms={term for term in terms if lexical.contains(term)},
+        )

@@ -1,0 +1,307 @@
+"""The Chroma-backed store: chunk vectors (through LlamaIndex) and sentence vectors, the source of truth."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from llama_index.core.schema import TextNode
+from llama_index.core.vector_stores.types import VectorStoreQuery
+from llama_index.vector_stores.chroma import ChromaVectorStore
+
+from rag.config import Settings
+from rag.errors import EmbedderMismatchError, StoreError
+from rag.models import DocumentInfo, Sentence, StoreStatus
+
+# Chroma's `get` with `$in` and `add` take bounded batches; this stays well inside both limits.
+_BATCH = 2000
+
+
+@dataclass
+class SentenceRecord:
+    """A sentence to store: its chunk, absolute span, text and vector."""
+
+    chunk_id: str
+    source: str
+    start: int
+    end: int
+    text: str
+    embedding: np.ndarray
+
+
+def _connect(settings: Settings) -> tuple[Any, str]:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    try:
+        if settings.chroma_url:
+            from urllib.parse import urlparse
+
+            url = urlparse(settings.chroma_url)
+            headers = {}
+            if settings.chroma_token:
+                headers["Authorization"] = f"Bearer {settings.chroma_token.get_secret_value()}"
+            client = chromadb.HttpClient(
+                host=url.hostname or "localhost",
+                port=url.port or (443 if url.scheme == "https" else 8000),
+                ssl=url.scheme == "https",
+                headers=headers,
+                settings=chroma_settings,
+            )
+            client.heartbeat()
+            return client, settings.chroma_url
+        path = settings.data_dir.expanduser().resolve() / "chroma"
+        path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(path), settings=chroma_settings), str(path)
+    except PermissionError as error:
+        raise StoreError(
+            f"cannot use data directory {settings.data_dir} ({error.strerror}); "
+            "set CITECHAT_DATA_DIR to a writable directory"
+        ) from None
+    except Exception as error:
+        where = settings.chroma_url or str(settings.data_dir)
+        raise StoreError(
+            f"cannot open the Chroma store at {where} ({type(error).__name__}: {error}); "
+            + (
+                "check that the Chroma server is running (chroma run --path DIR) and CITECHAT_CHROMA_URL is right"
+                if settings.chroma_url
+                else "if the store is corrupted, move the directory away and re-ingest"
+            )
+        ) from None
+
+
+class ChunkStore:
+    """Chunks and their sentences in two Chroma collections, tagged with the embedder that built them."""
+
+    def __init__(self, client: Any, prefix: str, embedder_name: str, dim: int, location: str) -> None:
+        self._client = client
+        self.embedder_name = embedder_name
+        self.location = location
+        self._dim = dim
+        try:
+            self._chunks = client.get_or_create_collection(
+                f"{prefix}-chunks",
+                embedding_function=None,
+                configuration={"hnsw": {"space": "cosine"}},
+                metadata={"embedder": embedder_name, "dim": dim, "revision": 0},
+            )
+            self._sentences = client.get_or_create_collection(
+                f"{prefix}-sentences",
+                embedding_function=None,
+                configuration={"hnsw": {"space": "cosine"}},
+            )
+        except Exception as error:
+            raise StoreError(
+                f"cannot open collections in {location} ({type(error).__name__}: {error}); "
+                "if the store is corrupted, move it away and re-ingest"
+            ) from None
+        self.vector_store = ChromaVectorStore(chroma_collection=self._chunks)
+
+    @classmethod
+    def open(cls, settings: Settings, embedder_name: str, dim: int) -> ChunkStore:
+        """Connect to the configured Chroma (embedded or server) and open the collections."""
+        client, location = _connect(settings)
+        return cls(client, settings.collection, embedder_name, dim, location)
+
+    def built_with(self) -> str:
+        """Return the name of the embedder that built the store."""
+        return str(self._metadata().get("embedder", self.embedder_name))
+
+    def ensure_compatible(self) -> None:
+        """Refuse to mix vectors of two embedding models."""
+        built_with = self.built_with()
+        if self.count() and built_with != self.embedder_name:
+            raise EmbedderMismatchError(
+                f"the store at {self.location} was built with {built_with}, but citechat is configured "
+                f"with {self.embedder_name}; run `citechat reindex` to re-ingest with the new model, "
+                "or switch CITECHAT_EMBEDDER back"
+            )
+
+    def _metadata(self) -> dict[str, Any]:
+        try:
+            return dict(self._client.get_collection(self._chunks.name).metadata or {})
+        except Exception as error:
+            raise StoreError(f"cannot read the store at {self.location} ({error})") from None
+
+    def revision(self) -> int:
+        """Return a counter that changes whenever the store's content changes."""
+        return int(self._metadata().get("revision", 0))
+
+    def _bump_revision(self) -> None:
+        metadata = self._metadata()
+        metadata.update(
+            embedder=self.embedder_name, dim=self._dim, revision=int(metadata.get("revision", 0)) + 1
+        )
+        self._chunks.modify(metadata=metadata)
+
+    def count(self) -> int:
+        """Return the number of stored chunks."""
+        try:
+            return int(self._chunks.count())
+        except Exception as error:
+            raise StoreError(f"cannot read the store at {self.location} ({error})") from None
+
+    def status(self) -> StoreStatus:
+        """Return readiness facts; never raises."""
+        try:
+            return StoreStatus(
+                reachable=True,
+                chunks=self.count(),
+                documents=len(self.documents()),
+                embedder=self.built_with(),
+                location=self.location,
+            )
+        except StoreError:
+            return StoreStatus(
+                reachable=False, chunks=0, documents=0, embedder=self.embedder_name, location=self.location
+            )
+
+    def documents(self) -> list[DocumentInfo]:
+        """Return every stored document with its chunk count."""
+        counts: dict[str, int] = defaultdict(int)
+        first: dict[str, dict[str, Any]] = {}
+        for metadata in self._all_chunk_metadata():
+            source = str(metadata.get("source", ""))
+            counts[source] += 1
+            first.setdefault(source, metadata)
+        return [
+            DocumentInfo(
+                source=source,
+                title=str(first[source].get("title", "")),
+                chunks=counts[source],
+                content_hash=str(first[source].get("content_hash", "")),
+            )
+            for source in sorted(counts)
+        ]
+
+    def _all_chunk_metadata(self) -> Iterable[dict[str, Any]]:
+        total = self.count()
+        for offset in range(0, total, _BATCH):
+            batch = self._chunks.get(include=["metadatas"], limit=_BATCH, offset=offset)
+            yield from batch["metadatas"] or []
+
+    def document_hash(self, source: str) -> str | None:
+        """Return the content hash stored for `source`, or None when it is not stored."""
+        found = self._chunks.get(where={"source": source}, include=["metadatas"], limit=1)
+        metadatas = found["metadatas"] or []
+        return str(metadatas[0].get("content_hash")) if metadatas else None
+
+    def write_document(self, source: str, nodes: Sequence[TextNode], sentences: Sequence[SentenceRecord]) -> None:
+        """Store a document's chunks and sentences, then drop whatever older version it had."""
+        old_chunk_ids = set(self._ids_where(self._chunks, source))
+        old_sentence_ids = set(self._ids_where(self._sentences, source))
+        new_chunk_ids = {node.node_id for node in nodes}
+        new_sentence_ids = {f"{record.chunk_id}:{record.start}" for record in sentences}
+        # Write the new version first: a crash in between leaves the old version, never nothing.
+        for start in range(0, len(nodes), _BATCH):
+            self.vector_store.add(list(nodes[start : start + _BATCH]))
+        for start in range(0, len(sentences), _BATCH):
+            batch = sentences[start : start + _BATCH]
+            self._sentences.upsert(
+                ids=[f"{record.chunk_id}:{record.start}" for record in batch],
+                embeddings=np.stack([record.embedding for record in batch]).tolist(),
+                documents=[record.text for record in batch],
+                metadatas=[
+                    {"chunk_id": record.chunk_id, "source": record.source, "start": record.start, "end": record.end}
+                    for record in batch
+                ],
+            )
+        self._delete_ids(self._chunks, sorted(old_chunk_ids - new_chunk_ids))
+        self._delete_ids(self._sentences, sorted(old_sentence_ids - new_sentence_ids))
+        self._bump_revision()
+
+    def delete_document(self, source: str) -> int:
+        """Delete a document's chunks and sentences; return how many chunks were removed."""
+        chunk_ids = self._ids_where(self._chunks, source)
+        self._delete_ids(self._chunks, chunk_ids)
+        self._delete_ids(self._sentences, self._ids_where(self._sentences, source))
+        if chunk_ids:
+            self._bump_revision()
+        return len(chunk_ids)
+
+    def reset(self) -> None:
+        """Drop both collections and recreate them empty for the configured embedder."""
+        prefix = self._chunks.name.removesuffix("-chunks")
+        for name in (self._chunks.name, self._sentences.name):
+            self._client.delete_collection(name)
+        self.__init__(self._client, prefix, self.embedder_name, self._dim, self.location)  # type: ignore[misc]
+
+    @staticmethod
+    def _ids_where(collection: Any, source: str) -> list[str]:
+        return list(collection.get(where={"source": source}, include=[])["ids"])
+
+    @staticmethod
+    def _delete_ids(collection: Any, ids: Sequence[str]) -> None:
+        for start in range(0, len(ids), _BATCH):
+            collection.delete(ids=list(ids[start : start + _BATCH]))
+
+    def all_chunks(self) -> list[tuple[str, str]]:
+        """Return (chunk id, text) for every chunk, for indexes derived from the store."""
+        pairs: list[tuple[str, str]] = []
+        total = self.count()
+        for offset in range(0, total, _BATCH):
+            batch = self._chunks.get(include=["documents"], limit=_BATCH, offset=offset)
+            pairs.extend(zip(batch["ids"], batch["documents"] or [], strict=True))
+        return pairs
+
+    def search_chunks(self, embedding: np.ndarray, top_k: int) -> list[tuple[TextNode, float]]:
+        """Return the `top_k` nearest chunks with cosine similarity."""
+        if top_k <= 0:
+            return []
+        result = self.vector_store.query(
+            VectorStoreQuery(query_embedding=embedding.tolist(), similarity_top_k=top_k)
+        )
+        nodes = result.nodes or []
+        similarities = result.similarities or [0.0] * len(nodes)
+        return [(node, float(score)) for node, score in zip(nodes, similarities, strict=False)]  # type: ignore[misc]
+
+    def get_chunks(self, chunk_ids: Sequence[str]) -> list[TextNode]:
+        """Return the chunks with the given ids (order not guaranteed)."""
+        if not chunk_ids:
+            return []
+        result = self.vector_store.get_nodes(node_ids=list(chunk_ids))
+        return [node for node in result if isinstance(node, TextNode)]
+
+    def sentences_of(self, chunk_ids: Sequence[str]) -> dict[str, list[Sentence]]:
+        """Return the stored sentences (with vectors) of each chunk, in text order."""
+        found: dict[str, list[Sentence]] = defaultdict(list)
+        for start in range(0, len(chunk_ids), _BATCH):
+            batch = self._sentences.get(
+                where={"chunk_id": {"$in": list(chunk_ids[start : start + _BATCH])}},
+                include=["documents", "metadatas", "embeddings"],
+            )
+            for text, metadata, vector in zip(
+                batch["documents"] or [], batch["metadatas"] or [], batch["embeddings"], strict=True
+            ):
+                found[str(metadata["chunk_id"])].append(
+                    Sentence(
+                        text=text,
+                        start=int(metadata["start"]),
+                        end=int(metadata["end"]),
+                        embedding=np.asarray(vector, dtype=np.float32),
+                    )
+                )
+        for sentences in found.values():
+            sentences.sort(key=lambda sentence: sentence.start)
+        return found
+
+    def search_sentences(self, embedding: np.ndarray, top_k: int) -> list[tuple[str, float]]:
+        """Return (chunk id, cosine similarity) of the `top_k` nearest sentences."""
+        if top_k <= 0:
+            return []
+        result = self._sentences.query(
+            query_embeddings=[embedding.tolist()], n_results=top_k, include=["metadatas", "distances"]
+        )
+        metadatas = (result["metadatas"] or [[]])[0]
+        distances = (result["distances"] or [[]])[0]
+        return [(str(m["chunk_id"]), 1.0 - float(d)) for m, d in zip(metadatas, distances, strict=True)]
+
+
+def encode_spans(spans: Sequence[tuple[int, int]]) -> str:
+    """Serialize sentence spans for Chroma metadata, which only holds scalars."""
+    return json.dumps([list(span) for span in spans])
