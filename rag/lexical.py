@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import bm25s
 import numpy as np
 
+from rag.abstention import PREFIX_CHARS, match_strength
 from rag.text import extract_terms
 
 
@@ -27,6 +28,9 @@ class LexicalIndex:
             frequencies.update(set(terms))
         self._document_frequency = frequencies
         self._size = len(chunks)
+        self._by_prefix: dict[str, set[str]] = {}
+        for term in frequencies:
+            self._by_prefix.setdefault(term[:PREFIX_CHARS], set()).add(term)
 
     def __len__(self) -> int:
         return self._size
@@ -35,9 +39,9 @@ class LexicalIndex:
         """Return the smoothed inverse document frequency of a stem (high for rare and unseen stems)."""
         return math.log(1.0 + (self._size + 1) / (self._document_frequency.get(term, 0) + 0.5))
 
-    def contains(self, term: str) -> bool:
-        """Tell whether any chunk contains the stem."""
-        return term in self._document_frequency
+    def presence(self, term: str) -> float:
+        """Return how well the corpus vocabulary matches a stem (1 exact, 0.5 shared prefix, 0 none)."""
+        return match_strength(term, self._by_prefix.get(term[:PREFIX_CHARS], set()))
 
     def search(self, terms: Sequence[str], top_k: int) -> list[tuple[str, float]]:
         """Return (chunk id, BM25 score) of the best `top_k` chunks with a positive score."""

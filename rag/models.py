@@ -92,7 +92,7 @@ class Retrieval:
     query_terms: list[str]
     passages: list[Passage]
     term_weights: dict[str, float] = field(default_factory=dict)
-    known_terms: set[str] = field(default_factory=set)
+    term_presence: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass

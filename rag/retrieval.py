@@ -122,8 +122,8 @@ class HybridRetriever(BaseRetriever):
         missing = [chunk_id for chunk_id in pool if chunk_id not in nodes]
         nodes.update({node.node_id: node for node in self._store.get_chunks(missing)})
         dense_scores = {node.node_id: score for node, score in dense}
-        for chunk_id, score in sentence_hits:
-            dense_scores.setdefault(chunk_id, score)
+        unscored = [chunk_id for chunk_id in pool if chunk_id not in dense_scores]
+        dense_scores.update(self._store.chunk_similarities(unscored, query_embedding))
         lexical_scores = dict(lexical_hits)
 
         passages = []
@@ -146,5 +146,5 @@ class HybridRetriever(BaseRetriever):
             query_terms=terms,
             passages=passages,
             term_weights=weights,
-            known_terms={term for term in terms if lexical.contains(term)},
+            term_presence={term: lexical.presence(term) for term in terms},
         )

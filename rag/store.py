@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -290,6 +289,14 @@ class ChunkStore:
             sentences.sort(key=lambda sentence: sentence.start)
         return found
 
+    def chunk_similarities(self, chunk_ids: Sequence[str], embedding: np.ndarray) -> dict[str, float]:
+        """Return the cosine similarity of `embedding` to each given chunk."""
+        if not chunk_ids:
+            return {}
+        found = self._chunks.get(ids=list(chunk_ids), include=["embeddings"])
+        vectors = np.asarray(found["embeddings"], dtype=np.float32).reshape(len(found["ids"]), -1)
+        return {chunk_id: float(score) for chunk_id, score in zip(found["ids"], vectors @ embedding, strict=True)}
+
     def search_sentences(self, embedding: np.ndarray, top_k: int) -> list[tuple[str, float]]:
         """Return (chunk id, cosine similarity) of the `top_k` nearest sentences."""
         if top_k <= 0:
@@ -301,7 +308,3 @@ class ChunkStore:
         distances = (result["distances"] or [[]])[0]
         return [(str(m["chunk_id"]), 1.0 - float(d)) for m, d in zip(metadatas, distances, strict=True)]
 
-
-def encode_spans(spans: Sequence[tuple[int, int]]) -> str:
-    """Serialize sentence spans for Chroma metadata, which only holds scalars."""
-    return json.dumps([list(span) for span in spans])

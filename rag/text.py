@@ -35,7 +35,7 @@ _STOPWORDS_EN = frozenset(
 
 ANAPHORS = frozenset(
     """его её ее их он она оно они него неё нее них ним ней ими этот эта это эти этого этой этих этому этим
-    этом эту тот та те того той тех том там тогда такой такая такое такие таких it its they them their
+    этом эту тот та те того той тех том там тогда такой такая такое такое такие таких it its they them their
     this that these those he she him her his there""".split()
 )
 

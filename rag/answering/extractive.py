@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from rag.abstention import measure_signals, should_abstain, weighted_coverage
+from rag.abstention import (
+    contextual_similarity,
+    match_strength,
+    measure_signals,
+    should_abstain,
+    weighted_coverage,
+)
 from rag.answering.base import AnswerRequest, Answerer, Draft, DraftDelta, DraftEvent, refuse
 from rag.models import Passage, Sentence
 from rag.text import ANAPHORS, detect_language, extract_terms, split_into_words
@@ -16,9 +22,12 @@ from rag.text import ANAPHORS, detect_language, extract_terms, split_into_words
 LEXICAL_WEIGHT = 0.25
 PASSAGE_WEIGHT = 0.05
 # A further sentence joins the answer only if it scores within this margin of the best one ...
-JOIN_MARGIN = 0.04
+JOIN_MARGIN = 0.06
 # ... and the answer stays short: answers are a few sentences, not a pasted chunk.
 MAX_ANSWER_CHARS = 450
+# Headings and bylines are rarely answers: sentences under SHORT_WORDS words lose up to SHORT_PENALTY.
+SHORT_WORDS = 6
+SHORT_PENALTY = 0.02
 # A sentence this short, or one opening with an anaphor, is quoted together with the one before it.
 MIN_STANDALONE_CHARS = 50
 
@@ -69,18 +78,26 @@ class ExtractiveAnswerer(Answerer):
     def _score_sentences(self, request: AnswerRequest) -> list[ScoredSentence]:
         retrieval = request.retrieval
         top_passage = max((passage.score for passage in retrieval.passages), default=0.0) or 1.0
-        query_terms = retrieval.query_terms
         scored: list[ScoredSentence] = []
+        passage_language = {passage.chunk_id: detect_language(passage.text) for passage in retrieval.passages}
         for passage in retrieval.passages:
             for index, sentence in enumerate(passage.sentences):
                 if sentence.embedding is None:
                     continue
                 terms = set(extract_terms(sentence.text))
-                coverage = weighted_coverage(query_terms, retrieval.term_weights, terms)
+                coverage = 0.0
+                # A foreign-language line inside a document (a source title, a quote) shares words
+                # with same-language questions by accident, so only native sentences earn keyword credit.
+                if detect_language(sentence.text) == passage_language[passage.chunk_id]:
+                    coverage = weighted_coverage(
+                        retrieval.query_terms, retrieval.term_weights, lambda term: match_strength(term, terms)
+                    )
+                words = len(split_into_words(sentence.text))
                 score = (
-                    float(sentence.embedding @ retrieval.query_embedding)
+                    contextual_similarity(sentence, passage, retrieval.query_embedding)
                     + LEXICAL_WEIGHT * coverage
                     + PASSAGE_WEIGHT * passage.score / top_passage
+                    - SHORT_PENALTY * max(0, SHORT_WORDS - words) / SHORT_WORDS
                 )
                 scored.append(ScoredSentence(sentence, passage, index, score, terms))
         scored.sort(key=lambda item: (-item.score, item.passage.start, item.sentence.start))
