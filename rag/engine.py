@@ -148,12 +148,12 @@ class Engine:
         self.retriever.refresh(force=True)
 
 
-def build_answerer(settings: Settings) -> Answerer:
+def build_answerer(settings: Settings, embedder: Embedder | None = None) -> Answerer:
     """Create the answerer the settings name."""
     if settings.answerer == "llm":
         from rag.answering.llm import LLMAnswerer
 
-        return LLMAnswerer.from_settings(settings)
+        return LLMAnswerer.from_settings(settings, embedder=embedder)
     from rag.answering.extractive import ExtractiveAnswerer
 
     return ExtractiveAnswerer(max_sentences=settings.max_answer_sentences)
@@ -178,4 +178,4 @@ def build_engine(settings: Settings, embedder: Embedder | None = None, store: Ch
     limits = Limits(
         max_question_chars=settings.max_question_chars, max_history_turns=settings.max_history_turns
     )
-    return Engine(store, embedder, retriever, build_answerer(settings), limits)
+    return Engine(store, embedder, retriever, build_answerer(settings, embedder), limits)
