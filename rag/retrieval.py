@@ -8,9 +8,11 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
+from rag.abstention import weighted_coverage
 from rag.embeddings import Embedder
 from rag.lexical import LexicalIndex
 from rag.models import Passage, Retrieval
@@ -27,12 +29,14 @@ CANDIDATES = 20
 REVISION_CHECK_SECONDS = 1.0
 
 
-def fuse_rankings(rankings: Sequence[Sequence[str]], k: int = RRF_K) -> dict[str, float]:
-    """Return reciprocal-rank-fusion scores of ids over several best-first rankings."""
+def fuse_rankings(
+    rankings: Sequence[Sequence[str]], weights: Sequence[float] | None = None, k: int = RRF_K
+) -> dict[str, float]:
+    """Return weighted reciprocal-rank-fusion scores of ids over several best-first rankings."""
     fused: dict[str, float] = defaultdict(float)
-    for ranking in rankings:
+    for ranking, weight in zip(rankings, weights or [1.0] * len(rankings), strict=True):
         for rank, item in enumerate(ranking):
-            fused[item] += 1.0 / (k + rank + 1)
+            fused[item] += weight / (k + rank + 1)
     return dict(fused)
 
 
@@ -100,20 +104,24 @@ class HybridRetriever(BaseRetriever):
 
     def search(self, query: str, embedding: Sequence[float] | Any = None, top_k: int | None = None) -> Retrieval:
         """Return the best passages for `query`, with their sentences and per-signal scores."""
-        import numpy as np
-
         top_k = top_k or self._top_k
         lexical = self.lexical
         query_embedding = (
             self._embedder.embed_query(query) if embedding is None else np.asarray(embedding, dtype=np.float32)
         )
         terms = extract_terms(query)
+        idf = {term: lexical.idf(term) for term in terms}
+        presence = {term: lexical.presence(term) for term in terms}
         dense = self._store.search_chunks(query_embedding, CANDIDATES)
         lexical_hits = lexical.search(terms, CANDIDATES)
         sentence_hits = self._store.search_sentences(query_embedding, CANDIDATES)
         sentence_ranking = list(dict.fromkeys(chunk_id for chunk_id, _ in sentence_hits))
+        # BM25 is trusted as far as the corpus vocabulary covers the question: fully for a question in
+        # the documents' language, little for a cross-lingual one whose few matches are stray loanwords.
+        lexical_weight = weighted_coverage(terms, idf, lambda term: presence[term])
         fused = fuse_rankings(
-            [[node.node_id for node, _ in dense], [chunk_id for chunk_id, _ in lexical_hits], sentence_ranking]
+            [[node.node_id for node, _ in dense], [chunk_id for chunk_id, _ in lexical_hits], sentence_ranking],
+            weights=[1.0, lexical_weight, 1.0],
         )
         ranked = sorted(fused, key=lambda chunk_id: -fused[chunk_id])
         pool = ranked[: max(top_k * 2, top_k)] if self._reranker else ranked[:top_k]
@@ -139,12 +147,11 @@ class HybridRetriever(BaseRetriever):
         sentences = self._store.sentences_of([passage.chunk_id for passage in passages])
         for passage in passages:
             passage.sentences = sentences.get(passage.chunk_id, [])
-        weights = {term: lexical.idf(term) for term in terms}
         return Retrieval(
             query=query,
             query_embedding=query_embedding,
             query_terms=terms,
             passages=passages,
-            term_weights=weights,
-            term_presence={term: lexical.presence(term) for term in terms},
+            term_weights=idf,
+            term_presence=presence,
         )

@@ -22,9 +22,11 @@ from rag.text import ANAPHORS, detect_language, extract_terms, split_into_words
 LEXICAL_WEIGHT = 0.25
 PASSAGE_WEIGHT = 0.05
 # A further sentence joins the answer only if it scores within this margin of the best one ...
-JOIN_MARGIN = 0.06
+JOIN_MARGIN = 0.1
 # ... and the answer stays short: answers are a few sentences, not a pasted chunk.
 MAX_ANSWER_CHARS = 450
+# Weight of the words a follow-up borrowed from the earlier question.
+TOPIC_WEIGHT = 0.5
 # Headings and bylines are rarely answers: sentences under SHORT_WORDS words lose up to SHORT_PENALTY.
 SHORT_WORDS = 6
 SHORT_PENALTY = 0.02
@@ -78,6 +80,12 @@ class ExtractiveAnswerer(Answerer):
     def _score_sentences(self, request: AnswerRequest) -> list[ScoredSentence]:
         retrieval = request.retrieval
         top_passage = max((passage.score for passage in retrieval.passages), default=0.0) or 1.0
+        own_terms = set(extract_terms(request.question))
+        # In a condensed follow-up the earlier topic's words count less than the question's own.
+        weights = {
+            term: weight * (1.0 if term in own_terms or not own_terms else TOPIC_WEIGHT)
+            for term, weight in retrieval.term_weights.items()
+        }
         scored: list[ScoredSentence] = []
         passage_language = {passage.chunk_id: detect_language(passage.text) for passage in retrieval.passages}
         for passage in retrieval.passages:
@@ -90,7 +98,7 @@ class ExtractiveAnswerer(Answerer):
                 # with same-language questions by accident, so only native sentences earn keyword credit.
                 if detect_language(sentence.text) == passage_language[passage.chunk_id]:
                     coverage = weighted_coverage(
-                        retrieval.query_terms, retrieval.term_weights, lambda term: match_strength(term, terms)
+                        retrieval.query_terms, weights, lambda term: match_strength(term, terms)
                     )
                 words = len(split_into_words(sentence.text))
                 score = (
