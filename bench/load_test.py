@@ -54,11 +54,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def started_server(data_dir: Path, token: str | None) -> Iterator[tuple[str, int]]:
+def started_server(data_dir: Path, token: str | None, extra_env: dict[str, str]) -> Iterator[tuple[str, int]]:
     """Run `citechat serve` on a free port until the block ends; yield (url, pid)."""
     port = free_port()
     env = {name: value for name, value in os.environ.items() if not name.startswith("CITECHAT_")}
     env.update(CITECHAT_DATA_DIR=str(data_dir), GRADIO_ANALYTICS_ENABLED="False", ANONYMIZED_TELEMETRY="False")
+    env.update(extra_env)
     if token:
         env["CITECHAT_API_TOKEN"] = token
     log = (data_dir.parent / "server.log").open("wb")
@@ -169,11 +170,15 @@ def main() -> int:
     if args.url:
         measure(args.url.rstrip("/"), args.pid)
         return 0
-    with (
-        tempfile.TemporaryDirectory(prefix="citechat-load-") as home,
-        started_server(Path(home) / "data", args.token) as (url, pid),
-    ):
-        measure(url, pid)
+    # The gold set repeats ~30 questions, so the query-embedding cache would answer most of them:
+    # measure with it (what repeated questions cost) and without it (what new questions cost).
+    for label, extra_env in (("query cache on", {}), ("query cache off", {"CITECHAT_QUERY_CACHE_SIZE": "0"})):
+        print(f"\n### {label}\n")
+        with (
+            tempfile.TemporaryDirectory(prefix="citechat-load-") as home,
+            started_server(Path(home) / "data", args.token, extra_env) as (url, pid),
+        ):
+            measure(url, pid)
     return 0
 
 

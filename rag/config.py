@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     )
     query_prefix: str = Field(default="query: ", description="Prefix for queries (sentence-transformers).")
     passage_prefix: str = Field(default="passage: ", description="Prefix for passages (sentence-transformers).")
+    query_cache_size: int = Field(
+        default=1024, ge=0, le=1_000_000, description="Recent query embeddings kept in memory (0 disables)."
+    )
     reranker_model: str | None = Field(
         default=None,
         description="Optional sentence-transformers cross-encoder folder or name used to rerank passages.",

