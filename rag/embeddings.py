@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections import OrderedDict
 from abc import ABC, abstractmethod
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 

@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from rag.answering.base import AnswerRequest, Answerer, Draft, DraftDelta
+from rag.answering.base import Answerer, AnswerRequest, Draft, DraftDelta
 from rag.config import Settings
 from rag.conversation import condense_question
 from rag.embeddings import Embedder, build_embedder

@@ -120,9 +120,9 @@ def summarize(results: Sequence[CaseResult]) -> dict[str, float]:
         "abstain_ok": _share([r.answer.abstained for r in unanswerable]),
         "false_abstain": _share([r.answer.abstained for r in answerable]),
         "overall_ok": _share([r.ok for r in results]),
-        "mean_answer_chars": round(sum(len(normalize_for_scoring(r.answer.answer)) for r in answerable) / len(answerable))
-        if answerable
-        else 0.0,
+        "mean_answer_chars": round(
+            sum(len(normalize_for_scoring(r.answer.answer)) for r in answerable) / max(1, len(answerable))
+        ),
         "hit@1": _share([rank == 1 for rank in ranks]),
         "hit@k": _share([rank is not None for rank in ranks]),
         "mrr": round(sum(1.0 / rank for rank in ranks if rank) / len(ranks), 3) if ranks else float("nan"),

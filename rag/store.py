@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,16 @@ class SentenceRecord:
     embedding: np.ndarray
 
 
+def _make_directory(path: Path, settings: Settings) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:  # a regular file in the way, a read-only mount, no permission
+        raise StoreError(
+            f"cannot use data directory {settings.data_dir} ({error.strerror or error}); "
+            "set CITECHAT_DATA_DIR to a writable directory"
+        ) from None
+
+
 def _connect(settings: Settings) -> tuple[Any, str]:
     import chromadb
     from chromadb.config import Settings as ChromaSettings
@@ -55,8 +66,10 @@ def _connect(settings: Settings) -> tuple[Any, str]:
             client.heartbeat()
             return client, settings.chroma_url
         path = settings.data_dir.expanduser().resolve() / "chroma"
-        path.mkdir(parents=True, exist_ok=True)
+        _make_directory(path, settings)
         return chromadb.PersistentClient(path=str(path), settings=chroma_settings), str(path)
+    except StoreError:
+        raise
     except PermissionError as error:
         raise StoreError(
             f"cannot use data directory {settings.data_dir} ({error.strerror}); "

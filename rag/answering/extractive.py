@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 
 from rag.abstention import (
     contextual_similarity,
@@ -12,7 +13,7 @@ from rag.abstention import (
     should_abstain,
     weighted_coverage,
 )
-from rag.answering.base import AnswerRequest, Answerer, Draft, DraftDelta, DraftEvent, refuse
+from rag.answering.base import Answerer, AnswerRequest, Draft, DraftDelta, DraftEvent, refuse
 from rag.models import Passage, Sentence
 from rag.text import ANAPHORS, detect_language, extract_terms, split_into_words
 
@@ -98,7 +99,7 @@ class ExtractiveAnswerer(Answerer):
                 # with same-language questions by accident, so only native sentences earn keyword credit.
                 if detect_language(sentence.text) == passage_language[passage.chunk_id]:
                     coverage = weighted_coverage(
-                        retrieval.query_terms, weights, lambda term: match_strength(term, terms)
+                        retrieval.query_terms, weights, partial(match_strength, present=terms)
                     )
                 words = len(split_into_words(sentence.text))
                 score = (
