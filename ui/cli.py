@@ -14,7 +14,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from rag.config import Settings, load_settings
 from rag.errors import CitechatError, UserInputError
-from rag.models import Answer, Turn
+from rag.models import Answer, AnswerDelta, Turn
 
 HISTORY = TypeAdapter(list[Turn])
 
@@ -39,7 +39,7 @@ def read_history(path: Path) -> list[Turn]:
         first = error.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise UserInputError(
-            f"history file {path} is not a JSON list of {{\"role\": \"user\"|\"assistant\", \"content\": str}} "
+            f'history file {path} is not a JSON list of {{"role": "user"|"assistant", "content": str}} '
             f"({where}: {first['msg']})"
         ) from None
 
@@ -55,9 +55,15 @@ def render_answer(answer: Answer, color: bool) -> str:
         for highlight in sorted(citation.highlights, key=lambda h: -h.start):
             opener, closer = ("\033[1;4m", "\033[0m") if color else ("»", "«")
             marked = (
-                marked[: highlight.start] + opener + marked[highlight.start : highlight.end] + closer + marked[highlight.end :]
+                marked[: highlight.start]
+                + opener
+                + marked[highlight.start : highlight.end]
+                + closer
+                + marked[highlight.end :]
             )
-        lines.append(f"[{citation.marker}] {citation.title} — {citation.source} (chars {citation.start}–{citation.end})")
+        lines.append(
+            f"[{citation.marker}] {citation.title} — {citation.source} (chars {citation.start}–{citation.end})"
+        )
         lines.append("    " + marked.replace("\n", "\n    "))
     return "\n".join(lines)
 
@@ -67,10 +73,16 @@ def command_ask(args: argparse.Namespace) -> int:
     if args.batch:
         return _ask_batch(args)
     if args.question is None:
-        raise UserInputError("give a question, e.g. citechat ask \"Где прошёл диалог?\", or --batch FILE.jsonl")
+        raise UserInputError('give a question, e.g. citechat ask "Где прошёл диалог?", or --batch FILE.jsonl')
+    from rag.engine import Limits, validate_question
+    from ui.runtime import open_engine
+
     history = read_history(args.history) if args.history else []
-    engine = _engine(args)
-    answer = engine.ask(args.question, history)
+    settings = _settings(args)
+    # Reject bad input before the engine loads models or seeds an empty store.
+    limits = Limits(max_question_chars=settings.max_question_chars, max_history_turns=settings.max_history_turns)
+    validate_question(args.question, history, limits)
+    answer = open_engine(settings).ask(args.question, history)
     if args.json:
         print(answer.model_dump_json())
     else:
@@ -92,7 +104,7 @@ def _ask_batch(args: argparse.Namespace) -> int:
         try:
             item = json.loads(line)
             if not isinstance(item, dict) or "question" not in item:
-                raise UserInputError("each line must be an object with \"question\"")
+                raise UserInputError('each line must be an object with "question"')
             identifier = item.get("id", number)
             history = HISTORY.validate_python(item.get("history") or [])
             answer = engine.ask(item["question"], history)
@@ -127,10 +139,10 @@ def command_chat(args: argparse.Namespace) -> int:
         try:
             answer = None
             for event in engine.stream(question, history[-engine.limits.max_history_turns :]):
-                if hasattr(event, "text"):
+                if isinstance(event, AnswerDelta):
                     print(event.text, end="", flush=True)
                 else:
-                    answer = event.answer  # type: ignore[attr-defined]
+                    answer = event.answer
             print()
         except UserInputError as error:
             print(f"citechat: {error}", file=sys.stderr)
@@ -239,7 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
     chat = commands.add_parser("chat", parents=[common], help="terminal conversation with follow-ups")
     chat.set_defaults(run=command_chat)
 
-    ingest = commands.add_parser("ingest", parents=[common], help="add or update files and folders (.txt .md .html .pdf)")
+    ingest = commands.add_parser(
+        "ingest", parents=[common], help="add or update files and folders (.txt .md .html .pdf)"
+    )
     ingest.add_argument("paths", nargs="+", help="files or folders (recursive)")
     ingest.add_argument("--remove", action="store_true", help="delete these documents from the store instead")
     ingest.set_defaults(run=command_ingest)

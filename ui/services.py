@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingest.pipeline import IngestReport, Ingestor, ProgressCallback
+from ingest.pipeline import Ingestor, IngestReport, ProgressCallback
 from rag.config import Settings
 from rag.engine import Engine
 from rag.feedback import FeedbackLog

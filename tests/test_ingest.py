@@ -1,0 +1,307 @@
+"""Loading files, and ingesting them idempotently into a real store with the bundled embedder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pypdf import PdfWriter
+
+from ingest.loaders import load_document
+from ingest.pipeline import Ingestor, discover_files
+from rag.config import Settings
+from rag.embeddings import Embedder
+from rag.engine import open_store
+from rag.errors import UserInputError
+from rag.store import ChunkStore
+
+MAX_BYTES = 10 * 2**20
+
+ENGLISH = (
+    "# The Solar Garden Project\n\n"
+    "The Solar Garden Project was started in 2019 in the town of Brindlecombe by the engineer Martha Quill.\n\n"
+    "It covers twelve hectares of former farmland and produces about forty megawatts of electricity.\n\n"
+    "The project is funded by a cooperative of four hundred local households.\n"
+)
+
+
+def write_text_pdf(path: Path, lines: list[str], title: str = "") -> Path:
+    """Write a minimal valid one-page PDF whose text layer holds `lines` (ASCII, Helvetica)."""
+    escaped = [line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") for line in lines]
+    text_ops = " ".join(f"({line}) Tj T*" for line in escaped)
+    stream = f"BT /F1 12 Tf 14 TL 72 720 Td {text_ops} ET".encode("latin-1")
+    info = f"<< /Title ({title}) >>" if title else "<< >>"
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R"
+        b" /Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+        info.encode("latin-1"),
+    ]
+    output = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(output))
+        output += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(output)
+    output += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    output += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    output += b"trailer\n<< /Size %d /Root 1 0 R /Info 6 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    path.write_bytes(bytes(output))
+    return path
+
+
+def write_blank_pdf(path: Path) -> Path:
+    """Write a PDF with one blank page: no text layer, like a scan."""
+    writer = PdfWriter()
+    writer.add_blank_page(width=612, height=792)
+    with path.open("wb") as handle:
+        writer.write(handle)
+    return path
+
+
+@pytest.fixture
+def store(settings: Settings, embedder: Embedder) -> ChunkStore:
+    """An empty store in this test's data directory."""
+    return open_store(settings, embedder)
+
+
+@pytest.fixture
+def ingestor(store: ChunkStore, embedder: Embedder) -> Ingestor:
+    """An ingestor over the empty store."""
+    return Ingestor(store, embedder, chunk_chars=700)
+
+
+def chunk_records(store: ChunkStore, source: str) -> dict[str, dict]:
+    """Return {chunk id: metadata} of a stored document."""
+    found = store.vector_store._collection.get(where={"source": source}, include=["metadatas"])
+    return dict(zip(found["ids"], found["metadatas"], strict=True))
+
+
+def sentence_ids(store: ChunkStore, source: str) -> list[str]:
+    """Return the ids of a document's stored sentences."""
+    return list(store._sentences.get(where={"source": source}, include=[])["ids"])
+
+
+# --- loaders -------------------------------------------------------------------------------------------
+
+
+def test_text_file_keeps_exact_text_and_titles_from_first_line(tmp_path: Path) -> None:
+    path = tmp_path / "solar.md"
+    path.write_text(ENGLISH, encoding="utf-8")
+    document = load_document(path, MAX_BYTES)
+    assert document.text == ENGLISH
+    assert document.title == "The Solar Garden Project"
+    assert document.source == str(path.resolve())
+    assert len(document.content_hash) == 64
+
+
+def test_utf8_bom_and_utf16_are_decoded(tmp_path: Path) -> None:
+    bom = tmp_path / "bom.txt"
+    bom.write_bytes("\ufeffПривет, мир.".encode())
+    utf16 = tmp_path / "utf16.txt"
+    utf16.write_bytes("Привет, мир.".encode("utf-16"))
+    assert load_document(bom, MAX_BYTES).text == "Привет, мир."
+    assert load_document(utf16, MAX_BYTES).text == "Привет, мир."
+
+
+def test_html_drops_scripts_and_navigation_and_keeps_blocks(tmp_path: Path) -> None:
+    path = tmp_path / "page.html"
+    path.write_text(
+        "<html><head><title>Page title</title><style>p{}</style><script>var secret = 1;</script></head>"
+        "<body><nav>Menu link</nav><h1>Heading</h1><p>First   paragraph <b>bold</b>.</p>"
+        "<ul><li>Item one</li><li>Item two</li></ul><footer>Footer text</footer></body></html>",
+        encoding="utf-8",
+    )
+    document = load_document(path, MAX_BYTES)
+    assert document.title == "Page title"
+    assert document.text == "Heading\n\nFirst paragraph bold .\n\nItem one\n\nItem two"
+    assert "secret" not in document.text and "Menu" not in document.text and "Footer" not in document.text
+
+
+def test_pdf_with_a_text_layer_is_read(tmp_path: Path) -> None:
+    path = write_text_pdf(
+        tmp_path / "report.pdf", ["The reactor was built in 1987.", "It was closed in 2011."], title="Reactor report"
+    )
+    document = load_document(path, MAX_BYTES)
+    assert "The reactor was built in 1987." in document.text
+    assert "It was closed in 2011." in document.text
+    assert document.title == "Reactor report"
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("empty.txt", b"", "is empty"),
+        ("blank.md", b" \n\n\t\n", "is empty"),
+        ("binary.txt", b"\x00\x01\x02\x03 binary \x00", "binary"),
+        ("latin1.txt", "café au lait, crème brûlée".encode("latin-1"), "not UTF-8"),
+        ("fake.pdf", b"this is not a pdf at all", "not a readable PDF"),
+        ("table.csv", b"a,b\n1,2\n", "unsupported file type"),
+    ],
+)
+def test_unreadable_files_are_refused_with_the_reason(tmp_path: Path, name: str, content: bytes, reason: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(UserInputError, match=reason) as caught:
+        load_document(path, MAX_BYTES)
+    assert "\n" not in str(caught.value)
+
+
+def test_pdf_without_a_text_layer_says_to_run_ocr(tmp_path: Path) -> None:
+    with pytest.raises(UserInputError, match="no text layer.*OCR"):
+        load_document(write_blank_pdf(tmp_path / "scan.pdf"), MAX_BYTES)
+
+
+def test_file_over_the_size_limit_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "big.txt"
+    path.write_text("слово " * 1000, encoding="utf-8")
+    with pytest.raises(UserInputError, match="CITECHAT_MAX_FILE_MB"):
+        load_document(path, max_bytes=100)
+
+
+def test_discovery_recurses_skips_hidden_and_unsupported_and_reports_missing(tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    (folder / "sub").mkdir(parents=True)
+    (folder / ".git").mkdir()
+    for name in ("a.txt", "sub/b.md", "sub/c.HTML", "sub/d.pdf", ".git/e.txt", "sub/f.csv", "sub/.g.txt"):
+        (folder / name).write_text("x", encoding="utf-8")
+    found, missing = discover_files([folder, folder / "a.txt", tmp_path / "nope.txt"])
+    assert [path.relative_to(folder).as_posix() for path in found] == ["a.txt", "sub/b.md", "sub/c.HTML", "sub/d.pdf"]
+    assert [report.status for report in missing] == ["failed"]
+    assert "no such file" in missing[0].error
+
+
+# --- ingestion into the store --------------------------------------------------------------------------
+
+
+def test_ingest_stores_metadata_and_exact_spans(tmp_path: Path, ingestor: Ingestor, store: ChunkStore) -> None:
+    path = tmp_path / "solar.md"
+    path.write_text(ENGLISH, encoding="utf-8")
+    report = ingestor.ingest([path])
+    assert [(r.status, r.chunks) for r in report.files] == [("added", 1)]
+    source = str(path.resolve())
+    records = chunk_records(store, source)
+    assert len(records) == 1
+    (metadata,) = records.values()
+    assert metadata["source"] == source
+    assert metadata["title"] == "The Solar Garden Project"
+    assert metadata["content_hash"] == load_document(path, MAX_BYTES).content_hash
+    assert metadata["paragraph_index"] == 0
+    (node,) = store.get_chunks(list(records))
+    assert ENGLISH[metadata["start"] : metadata["end"]] == node.get_content()
+    sentences = store.sentences_of(list(records))[next(iter(records))]
+    assert len(sentences) == 4
+    assert all(ENGLISH[s.start : s.end] == s.text for s in sentences)
+    assert store.documents()[0].model_dump() == {
+        "source": source,
+        "title": "The Solar Garden Project",
+        "chunks": 1,
+        "content_hash": metadata["content_hash"],
+    }
+    assert store.built_with() == ingestor.embedder.name
+
+
+def test_reingesting_an_unchanged_file_changes_nothing(tmp_path: Path, ingestor: Ingestor, store: ChunkStore) -> None:
+    path = tmp_path / "doc.txt"
+    path.write_text("\n\n".join(f"Абзац {i}. В нём говорится о теме {i}." for i in range(30)), encoding="utf-8")
+    first = ingestor.ingest([path])
+    source = str(path.resolve())
+    ids, sentences, revision = (
+        sorted(chunk_records(store, source)),
+        sorted(sentence_ids(store, source)),
+        store.revision(),
+    )
+    second = ingestor.ingest([path])
+    assert first.files[0].status == "added" and second.files[0].status == "unchanged"
+    assert second.files[0].chunks == first.files[0].chunks == len(ids) > 1
+    assert sorted(chunk_records(store, source)) == ids
+    assert sorted(sentence_ids(store, source)) == sentences
+    assert store.revision() == revision
+    assert store.count() == len(ids)
+
+
+def test_a_changed_file_replaces_its_chunks(tmp_path: Path, ingestor: Ingestor, store: ChunkStore) -> None:
+    path = tmp_path / "doc.txt"
+    other = tmp_path / "other.txt"
+    other.write_text("Другой документ. Он не меняется.", encoding="utf-8")
+    path.write_text("\n\n".join(f"Старый абзац {i}. Текст версии один." for i in range(20)), encoding="utf-8")
+    ingestor.ingest([path, other])
+    source = str(path.resolve())
+    old_ids = set(chunk_records(store, source))
+    old_sentences = set(sentence_ids(store, source))
+    new_text = "Новая версия. Совсем короткая."
+    path.write_text(new_text, encoding="utf-8")
+    report = ingestor.ingest([path])
+    assert [(r.status, r.chunks) for r in report.files] == [("updated", 1)]
+    records = chunk_records(store, source)
+    assert len(records) == 1 and not set(records) & old_ids
+    assert not set(sentence_ids(store, source)) & old_sentences
+    assert len(sentence_ids(store, source)) == 2
+    (node,) = store.get_chunks(list(records))
+    assert node.get_content() == new_text
+    assert store.count() == 2  # the new version plus the untouched other document
+    assert {doc.source for doc in store.documents()} == {source, str(other.resolve())}
+
+
+def test_remove_deletes_a_document_or_a_folder(tmp_path: Path, ingestor: Ingestor, store: ChunkStore) -> None:
+    folder = tmp_path / "docs"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.txt").write_text("Первый файл. О Японии.", encoding="utf-8")
+    (folder / "sub" / "b.txt").write_text("Второй файл. О Казахстане.", encoding="utf-8")
+    (tmp_path / "keep.txt").write_text("Оставить. Этот файл.", encoding="utf-8")
+    ingestor.ingest([folder, tmp_path / "keep.txt"])
+    assert store.count() == 3
+    report = ingestor.remove([folder / "sub" / "b.txt"])
+    assert [(r.status, r.chunks) for r in report.files] == [("removed", 1)]
+    assert not sentence_ids(store, str((folder / "sub" / "b.txt").resolve()))
+    report = ingestor.remove([folder, tmp_path / "never.txt"])
+    assert [r.status for r in report.files] == ["removed", "failed"]
+    assert [doc.source for doc in store.documents()] == [str((tmp_path / "keep.txt").resolve())]
+
+
+def test_bad_files_are_skipped_and_the_rest_ingested(tmp_path: Path, ingestor: Ingestor, store: ChunkStore) -> None:
+    good = tmp_path / "good.txt"
+    good.write_text("Хороший файл. Его можно прочитать.", encoding="utf-8")
+    ingestor.ingest([good])
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "binary.txt").write_bytes(b"\x00\x01\x02")
+    (bad / "empty.md").write_bytes(b"")
+    (bad / "latin1.txt").write_bytes("crème".encode("latin-1"))
+    write_blank_pdf(bad / "scan.pdf")
+    (bad / "page.html").write_text("<p>Страница в HTML. Её тоже читают.</p>", encoding="utf-8")
+    write_text_pdf(bad / "text.pdf", ["A real PDF line."])
+    report = ingestor.ingest([bad, tmp_path / "missing.txt"])
+    statuses = {Path(r.path).name: r.status for r in report.files}
+    assert statuses == {
+        "missing.txt": "failed",
+        "binary.txt": "failed",
+        "empty.md": "failed",
+        "latin1.txt": "failed",
+        "scan.pdf": "failed",
+        "page.html": "added",
+        "text.pdf": "added",
+    }
+    assert {Path(doc.source).name for doc in store.documents()} == {"good.txt", "page.html", "text.pdf"}
+
+
+def test_progress_is_reported_per_file(tmp_path: Path, ingestor: Ingestor) -> None:
+    for name in ("a.txt", "b.txt"):
+        (tmp_path / name).write_text(f"Файл {name}. Текст.", encoding="utf-8")
+    seen = []
+    ingestor.ingest([tmp_path], progress=lambda number, total, report: seen.append((number, total, report.status)))
+    assert seen == [(1, 2, "added"), (2, 2, "added")]
+
+
+def test_reindex_rebuilds_from_recorded_sources(tmp_path: Path, ingestor: Ingestor, store: ChunkStore) -> None:
+    path = tmp_path / "doc.txt"
+    path.write_text("Документ для переиндексации. Второе предложение.", encoding="utf-8")
+    ingestor.ingest([path])
+    ids = sorted(chunk_records(store, str(path.resolve())))
+    report = ingestor.reindex()
+    assert [r.status for r in report.files] == ["added"]
+    assert sorted(chunk_records(store, str(path.resolve()))) == ids
+    assert store.count() == 1
