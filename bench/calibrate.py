@@ -1,6 +1,6 @@
 """Print the abstention signals and the chosen answer of every gold case, to calibrate rag/abstention.py.
 
-    python bench/calibrate.py tests/gold_qa.jsonl tests/extra_qa.jsonl
+python bench/calibrate.py tests/gold_qa.jsonl tests/extra_qa.jsonl
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ def main(paths: list[str]) -> None:
     """Print one row a case: kind, signals, and the first answer sentence."""
     engine = open_engine(load_settings())
     answerer = ExtractiveAnswerer()
-    print("id\tkind\tlang\tdense\tcorpus_cov\tpassage_cov\tfirst sentence")
+    print("id\tkind\tlang\tdense\tcorpus_cov\tsentence_cov\tunknown names\tfirst sentence")
     for path in paths:
         for case in load_gold(Path(path)):
             standalone = condense_question(case.question, case.history)
@@ -36,7 +36,8 @@ def main(paths: list[str]) -> None:
             kind = "UNANS" if case.must_abstain else "ans"
             print(
                 f"{case.id}\t{kind}\t{detect_language(standalone)}\t{signals.best_dense:.3f}\t"
-                f"{signals.corpus_coverage:.2f}\t{signals.passage_coverage:.2f}\t{scored[0].sentence.text[:70]}"
+                f"{signals.corpus_coverage:.2f}\t{signals.passage_coverage:.2f}\t{','.join(signals.unknown_names)}\t"
+                f"{scored[0].sentence.text[:70]}"
             )
 
 

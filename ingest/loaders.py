@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,10 +76,12 @@ def _load_pdf(path: Path) -> tuple[str, str]:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
+    # pypdf logs every repair it attempts; the one-line reason below is what a user needs.
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
     try:
         reader = PdfReader(str(path))
         pages = [page.extract_text() or "" for page in reader.pages]
-        title = str((reader.metadata or {}).get("/Title") or "")
+        title = str(reader.metadata.title or "") if reader.metadata else ""
     except (PdfReadError, ValueError, KeyError, TypeError) as error:
         raise UserInputError(f"{path}: is not a readable PDF ({error}); skipped") from None
     text = "\n\n".join(re.sub(r"[ \t]+\n", "\n", page).strip() for page in pages if page.strip())

@@ -14,7 +14,7 @@ from llama_index.core.schema import TextNode
 from ingest.chunking import Chunk, chunk_text
 from ingest.loaders import SUPPORTED_SUFFIXES, Document, load_document
 from rag.embeddings import Embedder
-from rag.errors import CitechatError
+from rag.errors import CitechatError, UserInputError
 from rag.store import ChunkStore, SentenceRecord
 
 BUNDLED_CORPUS = Path(__file__).resolve().parent / "sample"
@@ -131,7 +131,11 @@ class Ingestor:
             self._node(document, chunk, chunk_id, index, vector, content_hash)
             for index, (chunk, chunk_id, vector) in enumerate(zip(chunks, ids, chunk_vectors, strict=True))
         ]
-        spans = [(chunk_id, start, end) for chunk, chunk_id in zip(chunks, ids, strict=True) for start, end in chunk.sentences]
+        spans = [
+            (chunk_id, start, end)
+            for chunk, chunk_id in zip(chunks, ids, strict=True)
+            for start, end in chunk.sentences
+        ]
         sentence_vectors = self._embed([document.text[start:end] for _, start, end in spans])
         sentences = [
             SentenceRecord(chunk_id, document.source, start, end, document.text[start:end], vector)
@@ -184,5 +188,12 @@ class Ingestor:
     def reindex(self, progress: ProgressCallback | None = None) -> IngestReport:
         """Rebuild the store with the configured embedder from every source it recorded."""
         sources = [Path(doc.source) for doc in self.store.documents()] or [BUNDLED_CORPUS]
+        missing = [str(source) for source in sources if not source.exists()]
+        if missing:
+            # Rebuilding drops the old vectors first, so a source that cannot be read again would be lost.
+            raise UserInputError(
+                f"cannot reindex: {len(missing)} source(s) no longer exist ({', '.join(missing[:3])}); "
+                "restore them, or remove them first with `citechat ingest --remove PATH`"
+            )
         self.store.reset()
         return self.ingest(sources, progress)

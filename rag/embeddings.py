@@ -20,6 +20,7 @@ class Embedder(ABC):
 
     name: str
     dim: int
+
     def __init__(self, query_cache_size: int = 1024) -> None:
         # Recent query vectors, so repeated questions (example questions, retries) skip the encoder.
         self.query_cache_size = query_cache_size
@@ -86,8 +87,7 @@ class SentenceTransformerEmbedder(Embedder):
             from sentence_transformers import SentenceTransformer
         except ImportError as error:
             raise BackendUnavailableError(
-                "the sentence-transformers backend is not installed; "
-                "run: pip install -c constraints.txt -e '.[st]'"
+                "the sentence-transformers backend is not installed; run: pip install -c constraints.txt -e '.[st]'"
             ) from error
         from transformers.utils import logging as transformers_logging
 

@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from rag.abstention import AbstentionPolicy
 from rag.answering.base import Answerer, AnswerRequest, Draft, DraftDelta
 from rag.config import Settings
 from rag.conversation import condense_question
@@ -83,9 +84,7 @@ class Engine:
                 return event.answer
         raise RuntimeError("the answerer ended without a final answer")
 
-    def stream(
-        self, question: str, history: Sequence[Turn] = (), top_k: int | None = None
-    ) -> Iterator[AnswerEvent]:
+    def stream(self, question: str, history: Sequence[Turn] = (), top_k: int | None = None) -> Iterator[AnswerEvent]:
         """Yield answer text as it is produced, then one AnswerDone with the full answer."""
         started = time.perf_counter()
         question = validate_question(question, history, self.limits)
@@ -156,7 +155,16 @@ def build_answerer(settings: Settings, embedder: Embedder | None = None) -> Answ
         return LLMAnswerer.from_settings(settings, embedder=embedder)
     from rag.answering.extractive import ExtractiveAnswerer
 
-    return ExtractiveAnswerer(max_sentences=settings.max_answer_sentences)
+    return ExtractiveAnswerer(max_sentences=settings.max_answer_sentences, policy=abstention_policy(settings))
+
+
+def abstention_policy(settings: Settings) -> AbstentionPolicy:
+    """Return the refusal thresholds: the configured ones, else the calibrated multilingual-e5 defaults."""
+    defaults = AbstentionPolicy()
+    return AbstentionPolicy(
+        min_dense=settings.min_similarity if settings.min_similarity is not None else defaults.min_dense,
+        strong_dense=settings.strong_similarity if settings.strong_similarity is not None else defaults.strong_dense,
+    )
 
 
 def open_store(settings: Settings, embedder: Embedder) -> ChunkStore:
@@ -175,7 +183,5 @@ def build_engine(settings: Settings, embedder: Embedder | None = None, store: Ch
 
         reranker = Reranker(settings.reranker_model)
     retriever = HybridRetriever(store, embedder, top_k=settings.top_k, reranker=reranker)
-    limits = Limits(
-        max_question_chars=settings.max_question_chars, max_history_turns=settings.max_history_turns
-    )
+    limits = Limits(max_question_chars=settings.max_question_chars, max_history_turns=settings.max_history_turns)
     return Engine(store, embedder, retriever, build_answerer(settings, embedder), limits)

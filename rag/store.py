@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -146,9 +147,7 @@ class ChunkStore:
 
     def _bump_revision(self) -> None:
         metadata = self._metadata()
-        metadata.update(
-            embedder=self.embedder_name, dim=self._dim, revision=int(metadata.get("revision", 0)) + 1
-        )
+        metadata.update(embedder=self.embedder_name, dim=self._dim, revision=int(metadata.get("revision", 0)) + 1)
         self._chunks.modify(metadata=metadata)
 
     def count(self) -> int:
@@ -265,12 +264,12 @@ class ChunkStore:
         """Return the `top_k` nearest chunks with cosine similarity."""
         if top_k <= 0:
             return []
-        result = self.vector_store.query(
-            VectorStoreQuery(query_embedding=embedding.tolist(), similarity_top_k=top_k)
-        )
+        result = self.vector_store.query(VectorStoreQuery(query_embedding=embedding.tolist(), similarity_top_k=top_k))
         nodes = result.nodes or []
-        similarities = result.similarities or [0.0] * len(nodes)
-        return [(node, float(score)) for node, score in zip(nodes, similarities, strict=False)]  # type: ignore[misc]
+        # LlamaIndex reports exp(-distance); with cosine distance, 1 + log of it is the cosine again,
+        # on the same scale as the sentence similarities.
+        similarities = [1.0 + math.log(max(score, 1e-12)) for score in result.similarities or []]
+        return [(node, score) for node, score in zip(nodes, similarities, strict=False)]  # type: ignore[misc]
 
     def get_chunks(self, chunk_ids: Sequence[str]) -> list[TextNode]:
         """Return the chunks with the given ids (order not guaranteed)."""
@@ -320,4 +319,3 @@ class ChunkStore:
         metadatas = (result["metadatas"] or [[]])[0]
         distances = (result["distances"] or [[]])[0]
         return [(str(m["chunk_id"]), 1.0 - float(d)) for m, d in zip(metadatas, distances, strict=True)]
-

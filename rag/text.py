@@ -86,9 +86,7 @@ def extract_terms(text: str) -> list[str]:
 
 def split_into_sentences(text: str, offset: int = 0) -> list[tuple[int, int]]:
     """Return (start, end) spans, shifted by `offset`, of the sentences of one paragraph."""
-    return [
-        (offset + sentence.start, offset + sentence.stop) for sentence in sentenize(text) if sentence.text.strip()
-    ]
+    return [(offset + sentence.start, offset + sentence.stop) for sentence in sentenize(text) if sentence.text.strip()]
 
 
 def split_into_paragraphs(text: str) -> list[tuple[int, int]]:
@@ -100,3 +98,14 @@ def split_into_paragraphs(text: str) -> list[tuple[int, int]]:
         trailing = len(match.group().rstrip())
         spans.append((match.start() + leading, match.start() + trailing))
     return spans
+
+
+def find_names(text: str) -> list[str]:
+    """Return the normalized capitalized words that do not open a sentence (names, places, acronyms)."""
+    names = []
+    for match in re.finditer(r"[^\W\d_][\w-]*", text):
+        before = text[: match.start()].rstrip()
+        opens_sentence = not before or before[-1] in '.!?:;«"(–—-'
+        if match.group()[0].isupper() and not opens_sentence:
+            names.append(normalize(match.group()))
+    return names

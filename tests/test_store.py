@@ -96,10 +96,6 @@ def test_sentence_search_returns_cosine_similarities(tmp_path: Path, settings: S
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ChunkStore.search_chunks passes on LlamaIndex's exp(-distance), not the cosine its docstring promises",
-)
 def test_chunk_search_returns_cosine_similarities(tmp_path: Path, settings: Settings, embedder: Embedder) -> None:
     store = open_store(settings, embedder)
     ingest_small_document(tmp_path, store, embedder)

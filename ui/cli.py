@@ -9,12 +9,16 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import TypeAdapter, ValidationError
 
 from rag.config import Settings, load_settings
 from rag.errors import CitechatError, UserInputError
 from rag.models import Answer, AnswerDelta, Turn
+
+if TYPE_CHECKING:
+    from ingest.pipeline import FileReport
 
 HISTORY = TypeAdapter(list[Turn])
 
@@ -165,14 +169,17 @@ def command_ingest(args: argparse.Namespace) -> int:
         store.ensure_compatible()
     ingestor = build_ingestor(settings, store, embedder)
 
-    def progress(number: int, total: int, report) -> None:  # type: ignore[no-untyped-def]
-        detail = report.error or f"{report.chunks} chunks"
-        print(f"[{number}/{total}] {report.status}: {report.path} ({detail})", file=sys.stderr, flush=True)
+    shown: set[int] = set()
+
+    def progress(number: int, total: int, report: FileReport) -> None:
+        shown.add(id(report))
+        line = f"skipped {report.error}" if report.error else f"{report.status}: {report.path} ({report.chunks} chunks)"
+        print(f"[{number}/{total}] {line}", file=sys.stderr, flush=True)
 
     paths = [Path(p) for p in args.paths]
     report = ingestor.remove(paths) if args.remove else ingestor.ingest(paths, progress)
     for failed in report.failed:
-        if args.remove or failed.path not in {r.path for r in report.files if r.status != "failed"}:
+        if id(failed) not in shown:
             print(f"citechat: skipped {failed.error}", file=sys.stderr)
     print(report.summary())
     return 2 if report.failed else 0

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from functools import partial
 
 from rag.abstention import (
+    AbstentionPolicy,
     contextual_similarity,
     match_strength,
     measure_signals,
-    should_abstain,
     weighted_coverage,
 )
 from rag.answering.base import Answerer, AnswerRequest, Draft, DraftDelta, DraftEvent, refuse
@@ -52,9 +52,9 @@ class ExtractiveAnswerer(Answerer):
 
     name = "extractive"
 
-    def __init__(self, max_sentences: int = 3, corpus_language: str = "ru") -> None:
+    def __init__(self, max_sentences: int = 3, policy: AbstentionPolicy | None = None) -> None:
         self._max_sentences = max_sentences
-        self._corpus_language = corpus_language
+        self._policy = policy or AbstentionPolicy()
 
     def stream(self, request: AnswerRequest) -> Iterator[DraftEvent]:
         chosen = self.select(request)
@@ -74,8 +74,9 @@ class ExtractiveAnswerer(Answerer):
         if not scored:
             return []
         signals = measure_signals(request.retrieval, scored[0].terms)
-        same_language = detect_language(request.standalone_question) == self._corpus_language
-        if should_abstain(signals, same_language):
+        # Word-overlap signals only mean something when the question and the evidence share a language.
+        same_language = detect_language(request.standalone_question) == detect_language(scored[0].passage.text)
+        if self._policy.should_abstain(signals, same_language):
             return []
         return self._choose(scored)
 
@@ -99,9 +100,7 @@ class ExtractiveAnswerer(Answerer):
                 # A foreign-language line inside a document (a source title, a quote) shares words
                 # with same-language questions by accident, so only native sentences earn keyword credit.
                 if detect_language(sentence.text) == passage_language[passage.chunk_id]:
-                    coverage = weighted_coverage(
-                        retrieval.query_terms, weights, partial(match_strength, present=terms)
-                    )
+                    coverage = weighted_coverage(retrieval.query_terms, weights, partial(match_strength, present=terms))
                 words = len(split_into_words(sentence.text))
                 score = (
                     contextual_similarity(sentence, passage, retrieval.query_embedding)
