@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
+from processes import free_port, stop
 from pydantic import TypeAdapter
 
 from rag.models import Answer, DocumentInfo, StoreStatus
@@ -42,13 +42,6 @@ class Server:
         """Return an HTTP client for this server (with a bearer token when given)."""
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=60)
-
-
-def free_port() -> int:
-    """Return a TCP port on localhost nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def server_env(data_dir: Path, **settings: str) -> dict[str, str]:
@@ -89,12 +82,7 @@ def start_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator:  # type:
 
     yield start
     for server in started:
-        server.process.terminate()
-        try:
-            server.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.process.kill()
-            server.process.wait()
+        stop(server.process, timeout=30)
 
 
 def wait_until_healthy(server: Server) -> None:

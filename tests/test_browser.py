@@ -6,7 +6,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from processes import free_port, stop
 
 pytestmark = pytest.mark.browser
 
@@ -50,13 +50,6 @@ def find_chromium() -> str:
         if candidate and Path(candidate).is_file():
             return candidate
     pytest.fail("Chromium is not installed: run `apt-get install chromium` (browser tests need /usr/bin/chromium)")
-
-
-def free_port() -> int:
-    """Return a port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def wait_until_serving(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
@@ -93,12 +86,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
         wait_until_serving(process, url, log)
         yield RunningServer(url=url, data_dir=data_dir, log=log)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 @pytest.fixture(scope="module")

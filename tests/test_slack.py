@@ -6,7 +6,6 @@ import hashlib
 import hmac
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -20,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+from processes import free_port, stop
 
 from rag.models import Answer, Citation, Highlight, Timings
 from ui.cli import main
@@ -148,13 +148,6 @@ class FakeSlack:
 # ---------------------------------------------------------------- processes
 
 
-def free_port() -> int:
-    """Return a TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def clean_environment(**extra: str) -> dict[str, str]:
     """The parent environment without CITECHAT_*/SLACK_* variables, plus `extra`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CITECHAT_", "SLACK_"))}
@@ -181,16 +174,6 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path, timeout
             pass
         time.sleep(0.3)
     pytest.fail(f"{url} did not come up:\n{log.read_text(errors='replace')[-3000:]}")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """Terminate a process we started and reap it."""
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 @dataclass

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from processes import free_port, stop
 
 from ingest.pipeline import Ingestor
 from rag.config import Settings, load_settings
@@ -23,13 +23,6 @@ from ui.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTICLE = ROOT / "ingest" / "sample" / "japan-central-asia.ru.txt"
-
-
-def free_port() -> int:
-    """Return a TCP port nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def ingest_small_document(tmp_path: Path, store: ChunkStore, embedder: Embedder) -> Path:
@@ -161,11 +154,7 @@ def chroma_server(tmp_path: Path) -> Iterator[str]:
             time.sleep(0.1)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process, timeout=10)
         log.close()
 
 
