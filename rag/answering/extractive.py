@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -29,11 +30,34 @@ JOIN_MARGIN = 0.1
 MAX_ANSWER_CHARS = 450
 # Weight of the words a follow-up borrowed from the earlier question.
 TOPIC_WEIGHT = 0.5
+# "How much …?" wants a number and "When …?" a date: a sentence that has one gets this bonus
+# (own gold set 0.915 -> 0.936 overall, dev set unchanged).
+ANSWER_TYPE_BONUS = 0.03
 # Headings and bylines are rarely answers: sentences under SHORT_WORDS words lose up to SHORT_PENALTY.
 SHORT_WORDS = 6
 SHORT_PENALTY = 0.02
 # A sentence this short, or one opening with an anaphor, is quoted together with the one before it.
 MIN_STANDALONE_CHARS = 50
+
+
+_NUMBER_QUESTION = re.compile(r"\b(сколько|how (much|many)|what (amount|share|percentage))\b", re.IGNORECASE)
+_DATE_QUESTION = re.compile(r"\b(когда|в как(ом|ие) год|what year|when)\b", re.IGNORECASE)
+_NUMBER = re.compile(
+    r"\d|\b(один|два|три|четыре|пять|шесть|семь|восемь|девять|десять|сто|тысяч\w*|миллион\w*|млрд|млн)\b"
+)
+_DATE = re.compile(
+    r"\b(1[89]|20)\d\d\b|\b(январ|феврал|март|апрел|ма[йя]|июн|июл|август|сентябр|октябр|ноябр|декабр)\w*",
+    re.IGNORECASE,
+)
+
+
+def expected_answer_pattern(question: str) -> re.Pattern[str] | None:
+    """Return what an answer sentence should contain for a number or date question, else None."""
+    if _NUMBER_QUESTION.search(question):
+        return _NUMBER
+    if _DATE_QUESTION.search(question):
+        return _DATE
+    return None
 
 
 @dataclass
@@ -89,6 +113,7 @@ class ExtractiveAnswerer(Answerer):
             term: weight * (1.0 if term in own_terms or not own_terms else TOPIC_WEIGHT)
             for term, weight in retrieval.term_weights.items()
         }
+        wanted = expected_answer_pattern(request.question)
         scored: list[ScoredSentence] = []
         passage_language = {passage.chunk_id: detect_language(passage.text) for passage in retrieval.passages}
         for passage in retrieval.passages:
@@ -107,6 +132,7 @@ class ExtractiveAnswerer(Answerer):
                     + LEXICAL_WEIGHT * coverage
                     + PASSAGE_WEIGHT * passage.score / top_passage
                     - SHORT_PENALTY * max(0, SHORT_WORDS - words) / SHORT_WORDS
+                    + (ANSWER_TYPE_BONUS if wanted and wanted.search(sentence.text) else 0.0)
                 )
                 scored.append(ScoredSentence(sentence, passage, index, score, terms))
         scored.sort(key=lambda item: (-item.score, item.passage.start, item.sentence.start))
