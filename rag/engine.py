@@ -148,14 +148,15 @@ class Engine:
 
 
 def build_answerer(settings: Settings, embedder: Embedder | None = None) -> Answerer:
-    """Create the answerer the settings name."""
+    """Create the answerer the settings name; the LLM one refuses and falls back like the extractive one."""
+    from rag.answering.extractive import ExtractiveAnswerer
+
+    extractive = ExtractiveAnswerer(max_sentences=settings.max_answer_sentences, policy=abstention_policy(settings))
     if settings.answerer == "llm":
         from rag.answering.llm import LLMAnswerer
 
-        return LLMAnswerer.from_settings(settings, embedder=embedder)
-    from rag.answering.extractive import ExtractiveAnswerer
-
-    return ExtractiveAnswerer(max_sentences=settings.max_answer_sentences, policy=abstention_policy(settings))
+        return LLMAnswerer.from_settings(settings, embedder=embedder, fallback=extractive)
+    return extractive
 
 
 def abstention_policy(settings: Settings) -> AbstentionPolicy:

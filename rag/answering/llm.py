@@ -121,7 +121,9 @@ class LLMAnswerer(Answerer):
         self._failed_at: float | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings, embedder: Embedder | None = None) -> LLMAnswerer:
+    def from_settings(
+        cls, settings: Settings, embedder: Embedder | None = None, fallback: ExtractiveAnswerer | None = None
+    ) -> LLMAnswerer:
         """Build the answerer from CITECHAT_LLM_* settings; `embedder` enables cross-lingual checks."""
         if not (settings.llm_url and settings.llm_model):
             raise ConfigurationError("answerer=llm needs CITECHAT_LLM_URL and CITECHAT_LLM_MODEL")
@@ -131,7 +133,7 @@ class LLMAnswerer(Answerer):
             client,
             settings.llm_model,
             settings.llm_url,
-            fallback=ExtractiveAnswerer(max_sentences=settings.max_answer_sentences),
+            fallback=fallback or ExtractiveAnswerer(max_sentences=settings.max_answer_sentences),
             embedder=embedder,
             timeout_s=settings.llm_timeout_s,
         )
