@@ -112,14 +112,11 @@ class Ingestor:
             document = load_document(path, self.max_bytes)
             known_hash = self.store.document_hash(document.source)
             if known_hash == document.content_hash:
-                return FileReport(document.source, "unchanged", self._count_chunks(document.source))
+                return FileReport(document.source, "unchanged", self.store.chunk_count(document.source))
             chunks = self.write(document)
             return FileReport(document.source, "updated" if known_hash else "added", chunks)
         except CitechatError as error:
             return FileReport(str(path), "failed", error=str(error))
-
-    def _count_chunks(self, source: str) -> int:
-        return next((doc.chunks for doc in self.store.documents() if doc.source == source), 0)
 
     def write(self, document: Document) -> int:
         """Chunk, embed and store one document, replacing any older version; return its chunk count."""

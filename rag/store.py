@@ -202,6 +202,10 @@ class ChunkStore:
         metadatas = found["metadatas"] or []
         return str(metadatas[0].get("content_hash")) if metadatas else None
 
+    def chunk_count(self, source: str) -> int:
+        """Return how many chunks `source` has in the store."""
+        return len(self._ids_where(self._chunks, source))
+
     def write_document(self, source: str, nodes: Sequence[TextNode], sentences: Sequence[SentenceRecord]) -> None:
         """Store a document's chunks and sentences, then drop whatever older version it had."""
         old_chunk_ids = set(self._ids_where(self._chunks, source))
