@@ -158,3 +158,32 @@ def test_default_path_never_imports_torch(article_data_dir: Path) -> None:
     )
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result == {"code": 0, "heavy": []}, done.stderr
+
+
+def test_cross_encoder_reranks_passages_by_its_own_scores(article_data_dir: Path, embedder: Embedder) -> None:
+    """A sentence-transformers CrossEncoder (MiniLM with a fresh head: real code path, arbitrary scores)."""
+    import torch
+    from sentence_transformers import CrossEncoder
+
+    folder = str(minilm_folder())
+    settings = load_settings(data_dir=article_data_dir, reranker_model=folder)
+    torch.manual_seed(0)  # the untrained classification head is initialized at random on each load
+    engine = build_engine(settings, embedder=embedder)
+    question = "Где используется галлий?"
+    retrieval = engine.retriever.search(question)
+    torch.manual_seed(0)
+    expected = CrossEncoder(folder, device="cpu", local_files_only=True).predict(
+        [(question, passage.text) for passage in retrieval.passages]
+    )
+    scores = [passage.score for passage in retrieval.passages]
+    assert scores == sorted(scores, reverse=True)
+    assert sorted(scores, reverse=True) == pytest.approx(sorted(map(float, expected), reverse=True), abs=1e-5)
+    assert len(retrieval.passages) == settings.top_k
+    answer = engine.ask(question)
+    assert {citation.score for citation in answer.citations} <= {round(score, 6) for score in scores}
+
+
+def test_missing_reranker_folder_is_a_clear_error(tmp_path: Path, embedder: Embedder, article_data_dir: Path) -> None:
+    settings = load_settings(data_dir=article_data_dir, reranker_model=str(tmp_path / "no-such-model"))
+    with pytest.raises(BackendUnavailableError, match="CITECHAT_RERANKER_MODEL"):
+        build_engine(settings, embedder=embedder)
