@@ -25,6 +25,12 @@ _STOPWORDS_RU = frozenset(
     каковы чему чём кем кому сколько ль почему либо также такие таких этих эта свой своей своих своё
     свое который которая которые которых которой котором ими оно такое""".split()
 )
+# Words that name the document itself ("в статье", "the article"): every question about a text may
+# use them, and the text rarely does, so they are no evidence either way.
+_DOCUMENT_WORDS = frozenset(
+    """статья статьи статье статью статьей статьёй текст текста тексте документ документа документе
+    article articles text document""".split()
+)
 _STOPWORDS_EN = frozenset(
     """a an the and or but if of to in on at by for with from as is are was were be been being do does did
     done have has had having it its this that these those there here what which who whom whose when where
@@ -61,7 +67,7 @@ def split_into_words(text: str) -> list[str]:
 
 def is_stopword(word: str) -> bool:
     """Tell whether a normalized word is a function word in Russian or English."""
-    return word in _STOPWORDS_RU or word in _STOPWORDS_EN
+    return word in _STOPWORDS_RU or word in _STOPWORDS_EN or word in _DOCUMENT_WORDS
 
 
 @lru_cache(maxsize=2)
