@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
-from processes import free_port, stop
+from processes import free_port, stop, wait_until_answering
 from pydantic import TypeAdapter
 
 from rag.models import Answer, DocumentInfo, StoreStatus
@@ -77,27 +77,12 @@ def start_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator:  # type:
             )
         server = Server(f"http://127.0.0.1:{port}", home / "data", process, log)
         started.append(server)
-        wait_until_healthy(server)
+        wait_until_answering(server.url + "/api/health", server.process, server.log, START_TIMEOUT_S)
         return server
 
     yield start
     for server in started:
         stop(server.process, timeout=30)
-
-
-def wait_until_healthy(server: Server) -> None:
-    """Poll /api/health until it answers; fail with the server log if the process dies or hangs."""
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            pytest.fail(f"citechat serve exited with {server.process.returncode}:\n{server.log.read_text()}")
-        try:
-            if httpx.get(server.url + "/api/health", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.3)
-    pytest.fail(f"citechat serve did not become healthy in {START_TIMEOUT_S} s:\n{server.log.read_text()}")
 
 
 @pytest.fixture(scope="module")

@@ -13,10 +13,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
-from processes import free_port, stop
+from processes import free_port, stop, wait_until_answering
 
 pytestmark = pytest.mark.browser
 
@@ -52,21 +51,6 @@ def find_chromium() -> str:
     pytest.fail("Chromium is not installed: run `apt-get install chromium` (browser tests need /usr/bin/chromium)")
 
 
-def wait_until_serving(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    """Poll the page until it answers; fail with the server log if the process dies or never answers."""
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"citechat serve exited with {process.returncode}:\n{log.read_text(errors='replace')[-4000:]}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"citechat serve did not answer within {START_TIMEOUT_S} s:\n{log.read_text(errors='replace')[-4000:]}")
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """Start the real app (`citechat serve`) on a free port over an empty data dir, seeded with the article."""
@@ -83,7 +67,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
         )
     url = f"http://127.0.0.1:{port}/"
     try:
-        wait_until_serving(process, url, log)
+        wait_until_answering(url, process, log, START_TIMEOUT_S)
         yield RunningServer(url=url, data_dir=data_dir, log=log)
     finally:
         stop(process)

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
-from processes import free_port, stop
+from processes import free_port, stop, wait_until_answering
 
 from rag.models import Answer, Citation, Highlight, Timings
 from ui.cli import main
@@ -161,21 +161,6 @@ def start_process(args: list[str], env: dict[str, str], cwd: Path, log: Path) ->
     return subprocess.Popen(args, env=env, cwd=cwd, stdout=handle, stderr=subprocess.STDOUT)
 
 
-def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path, timeout_s: float = 240.0) -> None:
-    """Poll a URL until it answers, failing with the process log if it exits or times out."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"{log.name} exited with {process.returncode}:\n{log.read_text(errors='replace')[-3000:]}")
-        try:
-            if httpx.get(url, timeout=2).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    pytest.fail(f"{url} did not come up:\n{log.read_text(errors='replace')[-3000:]}")
-
-
 @dataclass
 class Bot:
     """A running `citechat slack --http` and the fake Slack it talks to."""
@@ -256,7 +241,7 @@ def api_url(tmp_path_factory: pytest.TempPathFactory, serve_data_dir: Path) -> I
     process = start_process(args, clean_environment(CITECHAT_API_TOKEN=API_TOKEN), workdir, log)
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_up(f"{url}/api/health", process, log)
+        wait_until_answering(f"{url}/api/health", process, log)
         yield url
     finally:
         stop(process)
@@ -280,7 +265,7 @@ def start_bot(
     )
     process = start_process([sys.executable, "-m", "ui.cli", "slack", "--http", "--port", str(port)], env, workdir, log)
     try:
-        wait_until_up(f"http://127.0.0.1:{port}/slack/health", process, log, timeout_s=60)
+        wait_until_answering(f"http://127.0.0.1:{port}/slack/health", process, log, timeout_s=60)
         yield Bot(url=f"http://127.0.0.1:{port}", slack=slack, log=log)
     finally:
         stop(process)
