@@ -79,7 +79,6 @@ class Passage:
     end: int
     score: float = 0.0
     dense_score: float = 0.0
-    lexical_score: float = 0.0
     sentences: list[Sentence] = field(default_factory=list)
 
 

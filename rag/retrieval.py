@@ -131,7 +131,6 @@ class HybridRetriever(BaseRetriever):
         dense_scores = {node.node_id: score for node, score in dense}
         unscored = [chunk_id for chunk_id in pool if chunk_id not in dense_scores]
         dense_scores.update(self._store.chunk_similarities(unscored, query_embedding))
-        lexical_scores = dict(lexical_hits)
 
         passages = []
         for chunk_id in pool:
@@ -139,7 +138,6 @@ class HybridRetriever(BaseRetriever):
                 continue
             passage = passage_from_node(nodes[chunk_id], fused[chunk_id])
             passage.dense_score = dense_scores.get(chunk_id, 0.0)
-            passage.lexical_score = lexical_scores.get(chunk_id, 0.0)
             passages.append(passage)
         if self._reranker and passages:
             passages = self._reranker.rerank(query, passages)[:top_k]
