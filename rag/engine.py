@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from rag.abstention import AbstentionPolicy
 from rag.answering.base import Answerer, AnswerRequest, Draft, DraftDelta
 from rag.config import Settings
-from rag.conversation import condense_question
+from rag.conversation import classify_small_talk, condense_question, reply_to_small_talk
 from rag.embeddings import Embedder, build_embedder
 from rag.errors import UserInputError
 from rag.models import (
@@ -88,6 +88,10 @@ class Engine:
         """Yield answer text as it is produced, then one AnswerDone with the full answer."""
         started = time.perf_counter()
         question = validate_question(question, history, self.limits)
+        small_talk = classify_small_talk(question)
+        if small_talk:
+            yield from self._reply_to_small_talk(question, small_talk, started)
+            return
         standalone = condense_question(question, history)
         retrieval = self.retriever.search(standalone, top_k=top_k)
         retrieved = time.perf_counter()
@@ -110,6 +114,15 @@ class Engine:
                 )
                 yield AnswerDone(self._finish(question, standalone, event, timings))
 
+    def _reply_to_small_talk(self, question: str, kind: str, started: float) -> Iterator[AnswerEvent]:
+        """Answer a greeting, thanks or "what can you do" without quoting a random passage."""
+        titles = [document.title for document in self.store.documents()]
+        text = reply_to_small_talk(kind, detect_language(question), titles)
+        yield AnswerDelta(text)
+        elapsed = round((time.perf_counter() - started) * 1000, 2)
+        draft = Draft(text=text, passages=[], abstained=True, confidence=0.0)
+        yield AnswerDone(self._finish(question, question, draft, Timings(answer=elapsed, total=elapsed)))
+
     @staticmethod
     def _finish(question: str, standalone: str, draft: Draft, timings: Timings) -> Answer:
         citations = [
@@ -125,11 +138,14 @@ class Engine:
             )
             for marker, passage in enumerate(draft.passages, start=1)
         ]
+        confidence = draft.confidence if draft.confidence is not None else (0.0 if draft.abstained else 1.0)
         return Answer(
             question=question,
             standalone_question=standalone,
             answer=draft.text,
             abstained=draft.abstained,
+            confidence=confidence,
+            notice=quote_language_notice(question, draft),
             citations=citations,
             timings_ms=timings,
         )
@@ -145,6 +161,23 @@ class Engine:
     def refresh(self) -> None:
         """Pick up store changes (after an ingest) right away."""
         self.retriever.refresh(force=True)
+
+
+_LANGUAGE_NAMES = {"ru": {"ru": "русском", "en": "английском"}, "en": {"ru": "Russian", "en": "English"}}
+
+
+def quote_language_notice(question: str, draft: Draft) -> str:
+    """Say, in the question's language, that the quoted answer is in the source's other language."""
+    if draft.abstained or not draft.passages:
+        return ""
+    asked = detect_language(question)
+    quoted = detect_language(" ".join(passage.text for passage in draft.passages))
+    if asked == quoted:
+        return ""
+    name = _LANGUAGE_NAMES.get(asked, _LANGUAGE_NAMES["en"])[quoted]
+    if asked == "ru":
+        return f"Ответ процитирован на языке источника ({name})."
+    return f"The answer quotes the source in its own language ({name})."
 
 
 def build_answerer(settings: Settings, embedder: Embedder | None = None) -> Answerer:

@@ -53,6 +53,13 @@ class Answer(BaseModel):
     standalone_question: str
     answer: str
     abstained: bool
+    confidence: float = Field(
+        default=1.0,
+        ge=0.0,
+        le=1.0,
+        description="How sure citechat is that the documents answer the question (0-1; refusals are low).",
+    )
+    notice: str = Field(default="", description="A remark for the reader, e.g. that the quotes are in another language.")
     citations: list[Citation]
     timings_ms: Timings
 
@@ -65,6 +72,7 @@ class Sentence:
     start: int
     end: int
     embedding: np.ndarray | None = None
+    kind: str = "text"
 
 
 @dataclass
@@ -80,6 +88,7 @@ class Passage:
     score: float = 0.0
     dense_score: float = 0.0
     sentences: list[Sentence] = field(default_factory=list)
+    heading: str = ""
 
 
 @dataclass

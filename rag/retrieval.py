@@ -50,6 +50,7 @@ def passage_from_node(node: TextNode, score: float = 0.0) -> Passage:
         start=int(metadata.get("start", node.start_char_idx or 0)),
         end=int(metadata.get("end", node.end_char_idx or 0)),
         score=score,
+        heading=str(metadata.get("heading", "")),
     )
 
 

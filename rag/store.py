@@ -32,16 +32,22 @@ class SentenceRecord:
     end: int
     text: str
     embedding: np.ndarray
+    kind: str = "text"
 
 
-def _make_directory(path: Path, settings: Settings) -> None:
+def make_data_directory(path: Path, data_dir: Path | None = None) -> None:
+    """Create `path` (inside the data directory), or raise StoreError saying how to fix the setting."""
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as error:  # a regular file in the way, a read-only mount, no permission
         raise StoreError(
-            f"cannot use data directory {settings.data_dir} ({error.strerror or error}); "
+            f"cannot use data directory {data_dir or path} ({error.strerror or error}); "
             "set CITECHAT_DATA_DIR to a writable directory"
         ) from None
+
+
+def _make_directory(path: Path, settings: Settings) -> None:
+    make_data_directory(path, settings.data_dir)
 
 
 def _connect(settings: Settings) -> tuple[Any, str]:
@@ -222,7 +228,13 @@ class ChunkStore:
                 embeddings=np.stack([record.embedding for record in batch]).tolist(),
                 documents=[record.text for record in batch],
                 metadatas=[
-                    {"chunk_id": record.chunk_id, "source": record.source, "start": record.start, "end": record.end}
+                    {
+                        "chunk_id": record.chunk_id,
+                        "source": record.source,
+                        "start": record.start,
+                        "end": record.end,
+                        "kind": record.kind,
+                    }
                     for record in batch
                 ],
             )
@@ -299,6 +311,7 @@ class ChunkStore:
                         start=int(metadata["start"]),
                         end=int(metadata["end"]),
                         embedding=np.asarray(vector, dtype=np.float32),
+                        kind=str(metadata.get("kind", "text")),
                     )
                 )
         for sentences in found.values():

@@ -11,6 +11,9 @@ from razdel import sentenize
 _WORD = re.compile(r"[^\W_]+(?:[-'][^\W_]+)*", re.UNICODE)
 _CYRILLIC = re.compile(r"[а-яё]", re.IGNORECASE)
 _LATIN = re.compile(r"[a-z]", re.IGNORECASE)
+# Longer "words" are base64, hashes or junk: the cut keeps stemming, the stem cache and prefix
+# matching bounded per word, and no real word is this long.
+MAX_WORD_CHARS = 40
 
 # Function words carry no topic; standard stop lists, not tuned to any question set.
 _STOPWORDS_RU = frozenset(
@@ -61,8 +64,8 @@ def normalize(text: str) -> str:
 
 
 def split_into_words(text: str) -> list[str]:
-    """Return the normalized word tokens of `text` (letters and digits, hyphenated words kept)."""
-    return _WORD.findall(normalize(text))
+    """Return the normalized word tokens of `text` (letters and digits, hyphenated words kept, long ones cut)."""
+    return [word[:MAX_WORD_CHARS] for word in _WORD.findall(normalize(text))]
 
 
 def is_stopword(word: str) -> bool:
@@ -110,8 +113,106 @@ def find_names(text: str) -> list[str]:
     """Return the normalized capitalized words that do not open a sentence (names, places, acronyms)."""
     names = []
     for match in re.finditer(r"[^\W\d_][\w-]*", text):
-        before = text[: match.start()].rstrip()
-        opens_sentence = not before or before[-1] in '.!?:;«"(–—-'
+        # Look back over white space only, not at a copy of the text before: linear in the text's length.
+        before = match.start() - 1
+        while before >= 0 and text[before].isspace():
+            before -= 1
+        opens_sentence = before < 0 or text[before] in '.!?:;«"(–—-'
         if match.group()[0].isupper() and not opens_sentence:
-            names.append(normalize(match.group()))
+            names.append(normalize(match.group())[:MAX_WORD_CHARS])
     return names
+
+
+# Sentences of a question that tell the assistant how to answer ("Ответь кратко.", "Answer in two
+# sentences.") say nothing about the topic; they are dropped before the question's words are weighed.
+_INSTRUCTION = re.compile(
+    r"^\s*(?:пожалуйста,?\s+)?(?:please,?\s+)?(?:ответь|отвечай|ответьте|объясни|объясните|расскажи|расскажите|"
+    r"перечисли|перечислите|напиши|напишите|дай|дайте|приведи|будь|используй|answer|reply|respond|explain|tell me|"
+    r"list|write|give|be|use|keep|summari[sz]e)\b[^?]*[.!]?\s*$",
+    re.IGNORECASE,
+)
+
+
+def strip_instructions(question: str) -> str:
+    """Return the question without trailing sentences that only say how to answer (kept if nothing else is left)."""
+    spans = split_into_sentences(question)
+    kept = [question[start:end] for start, end in spans if not _INSTRUCTION.match(question[start:end])]
+    if not kept or len(kept) == len(spans):
+        return question.strip()
+    return " ".join(kept).strip()
+
+
+# Text addressed to an assistant ("Ignore previous instructions …") is an injection attempt, never evidence.
+_ADDRESSED_TO_ASSISTANT = re.compile(
+    r"\b(?:игнорируй|игнорируйте|забудь|забудьте|ignore|disregard|forget)\b.{0,40}\b(?:инструкц\w*|указани\w*|"
+    r"правил\w*|instructions?|prompts?|rules)\b|\b(?:системн\w+ промпт\w*|system prompt|you are now|ты теперь)\b|"
+    r"\b(?:отвечай|answer|respond|reply)\s+(?:только|only)\b",
+    re.IGNORECASE,
+)
+
+
+def is_addressed_to_assistant(text: str) -> bool:
+    """Tell whether a text gives orders to an AI assistant (prompt injection) rather than stating facts."""
+    return _ADDRESSED_TO_ASSISTANT.search(text) is not None
+
+
+_QUESTION_WORD = {
+    "number": re.compile(
+        r"\b(сколько|скольких|how (?:much|many|long|big|large|old)|what (?:amount|share|percentage|number|size))\b",
+        re.IGNORECASE,
+    ),
+    "date": re.compile(r"\b(когда|в как(?:ом|ие|ой) (?:год|месяц|день)\w*|what (?:year|date|month)|when)\b", re.IGNORECASE),
+}
+_NUMBER = re.compile(
+    r"\d|\b(один|одна|одно|два|две|три|четыре|пять|шесть|семь|восемь|девять|десять|сто|тысяч\w*|миллион\w*|"
+    r"миллиард\w*|трлн|млрд|млн|несколько|половин\w*|треть|четверть|one|two|three|four|five|six|seven|eight|nine|ten|"
+    r"hundred|thousand|million|billion|dozen|half|several)\b",
+    re.IGNORECASE,
+)
+_DATE = re.compile(
+    r"\b(1[5-9]|20)\d\d\b|\b(январ|феврал|март|апрел|ма[йя]|июн|июл|август|сентябр|октябр|ноябр|декабр|"
+    r"january|february|march|april|may|june|july|august|september|october|november|december)\w*|"
+    r"\b(век\w*|столети\w*|century|centuries|decade|десятилети\w*)\b|\b\d{1,2}[./]\d{1,2}[./]\d{2,4}\b",
+    re.IGNORECASE,
+)
+
+
+def expected_answer_type(question: str) -> str | None:
+    """Return "number" or "date" when the question asks for one ("сколько", "when"), else None."""
+    # The question word opens the question ("When …", "В каком году …"), not a clause inside it ("… when A1 …").
+    opening = " ".join(split_into_words(strip_instructions(question))[:4])
+    for kind, pattern in _QUESTION_WORD.items():
+        if pattern.search(opening):
+            return kind
+    return None
+
+
+def has_answer_type(text: str, kind: str) -> bool:
+    """Tell whether `text` holds a value of the asked kind (a number, or a date)."""
+    return bool((_NUMBER if kind == "number" else _DATE).search(text))
+
+
+def find_specific_tokens(text: str) -> list[str]:
+    """Return the tokens that name one specific thing: numbers, options, paths, versions, identifiers.
+
+    A question that names such a token ("--purge", "2019", "apt-get", "libc6") is about that thing;
+    evidence that never mentions it answers another question.
+    """
+    if detect_language(text) == "ru":
+        # In a Russian question a Latin-script word names a program, option or product ("synaptic").
+        tokens = [word for word in split_into_words(text) if _LATIN.search(word) and not _CYRILLIC.search(word)]
+        return [token for token in tokens if len(token) >= 2] + _specific(text)
+    return _specific(text)
+
+
+def _specific(text: str) -> list[str]:
+    tokens = re.findall(r"(?<![\w-])(?:--?[a-z][\w-]*|[\w.-]*\d[\w.-]*|[a-z]+(?:[-_.][a-z0-9]+)+|/[\w./-]+)", text.lower())
+    return [token.strip(".-") for token in tokens if len(token.strip(".-")) >= 2]
+
+
+_WHY = re.compile(r"^(почему|зачем|отчего|по какой причине|why|for what reason|what for)\b", re.IGNORECASE)
+
+
+def asks_for_reasons(question: str) -> bool:
+    """Tell whether a question asks why (its answer may be several reasons)."""
+    return bool(_WHY.search(" ".join(split_into_words(question))))

@@ -370,7 +370,8 @@ def test_token_guards_api_and_openai(start_server) -> None:  # type: ignore[no-u
         ModelList.model_validate(allowed.get("/v1/models").json())
         answer = Answer.model_validate(allowed.post("/api/ask", json={"question": QUESTION}).json())
         assert answer.citations
-        assert anonymous.get("/config").status_code == 401  # the web chat wants its own login
+        assert_error(anonymous.get("/config"), 401, "unauthorized")  # the web chat is behind the same door
+        assert allowed.get("/config").status_code == 200
     client = openai.OpenAI(base_url=secured.url + "/v1", api_key=TOKEN, max_retries=0)
     completion = client.chat.completions.create(model="citechat", messages=[{"role": "user", "content": QUESTION}])
     assert completion.choices[0].message.content
@@ -383,3 +384,7 @@ def test_web_chat_is_mounted_at_root(server: Server, http: httpx.Client) -> None
     page = http.get("/")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
     assert http.get("/config").status_code == 200
+
+
+def test_an_open_server_says_so(server: Server) -> None:
+    assert "citechat: WARNING: access open" in server.log.read_text(errors="replace")

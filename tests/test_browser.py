@@ -31,6 +31,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 START_TIMEOUT_S = 180
+TOKEN = "browser-token-41c9"
 ANSWER_TIMEOUT_MS = 60_000
 
 
@@ -53,11 +54,16 @@ def find_chromium() -> str:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    """Start the real app (`citechat serve`) on a free port over an empty data dir, seeded with the article."""
+    """Start the real app (`citechat serve`, behind an API token) over an empty data dir, seeded with the article."""
     root = tmp_path_factory.mktemp("browser")
     data_dir, log = root / "data", root / "serve.log"
     env = {name: value for name, value in os.environ.items() if not name.startswith(("CITECHAT_", "SLACK_"))}
-    env |= {"CITECHAT_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"}
+    env |= {
+        "CITECHAT_DATA_DIR": str(data_dir),
+        "CITECHAT_API_TOKEN": TOKEN,
+        "HF_HUB_OFFLINE": "1",
+        "ANONYMIZED_TELEMETRY": "False",
+    }
     port = free_port()
     installed = shutil.which("citechat")
     command = [installed] if installed else [sys.executable, "-m", "ui.cli"]
@@ -67,7 +73,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
         )
     url = f"http://127.0.0.1:{port}/"
     try:
-        wait_until_answering(url, process, log, START_TIMEOUT_S)
+        wait_until_answering(url + "api/health", process, log, START_TIMEOUT_S)
         yield RunningServer(url=url, data_dir=data_dir, log=log)
     finally:
         stop(process)
@@ -85,10 +91,13 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser: Browser, server: RunningServer) -> Iterator[Page]:
-    """A fresh page with the chat loaded."""
+    """A fresh page, logged in with the token through the login form, with the chat loaded."""
     context = browser.new_context(viewport={"width": 1400, "height": 950}, locale="ru-RU")
     opened = context.new_page()
     opened.goto(server.url)
+    expect(opened).to_have_url(re.compile(r"/login\?next=/$"))
+    opened.locator("input[name=password]").fill(TOKEN)
+    opened.locator("button[type=submit]").click()
     expect(opened.locator("#cc-question textarea")).to_be_visible(timeout=30_000)
     yield opened
     context.close()

@@ -117,7 +117,7 @@ def test_html_drops_scripts_and_navigation_and_keeps_blocks(tmp_path: Path) -> N
     )
     document = load_document(path, MAX_BYTES)
     assert document.title == "Page title"
-    assert document.text == "Heading\n\nFirst paragraph bold .\n\nItem one\n\nItem two"
+    assert document.text == "Heading\n\nFirst paragraph bold.\n\nItem one\n\nItem two"
     assert "secret" not in document.text and "Menu" not in document.text and "Footer" not in document.text
 
 

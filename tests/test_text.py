@@ -48,7 +48,7 @@ def test_article_chunks_are_exact_ordered_spans_within_the_size_limit() -> None:
         assert ARTICLE_TEXT[chunk.start : chunk.end] == chunk.text
         assert chunk.text == chunk.text.strip()
         assert len(chunk.text) <= 700 or len(chunk.sentences) == 1
-        assert chunk.sentences[0][0] == chunk.start and chunk.sentences[-1][1] == chunk.end
+        assert chunk.sentences[0].start == chunk.start and chunk.sentences[-1].end == chunk.end
     assert [c.start for c in chunks] == sorted(c.start for c in chunks)
     assert all(a.end <= b.start for a, b in zip(chunks, chunks[1:], strict=False))
     assert [c.paragraph_index for c in chunks] == sorted(c.paragraph_index for c in chunks)
@@ -61,7 +61,7 @@ def test_chunks_cover_every_sentence_of_every_paragraph_once() -> None:
         for start, end in split_into_paragraphs(ARTICLE_TEXT)
         for span in split_into_sentences(ARTICLE_TEXT[start:end], start)
     ]
-    assert [span for chunk in chunks for span in chunk.sentences] == expected
+    assert [(span.start, span.end) for chunk in chunks for span in chunk.sentences] == expected
 
 
 def test_chunks_never_split_a_sentence_and_respect_paragraph_starts() -> None:

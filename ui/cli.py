@@ -6,8 +6,10 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,7 +20,8 @@ from rag.errors import CitechatError, UserInputError
 from rag.models import Answer, AnswerDelta, Turn
 
 if TYPE_CHECKING:
-    from ingest.pipeline import FileReport
+    from ingest.pipeline import FileReport, IngestReport, ProgressCallback
+    from ui.writer_lock import WriterRecord
 
 HISTORY = TypeAdapter(list[Turn])
 
@@ -157,18 +160,9 @@ def command_chat(args: argparse.Namespace) -> int:
 
 
 def command_ingest(args: argparse.Namespace) -> int:
-    """Add, update or remove documents."""
-    from rag.embeddings import build_embedder
-    from rag.engine import open_store
-    from ui.runtime import build_ingestor
-
+    """Add, update or remove documents (through the running server when one holds the data directory)."""
     settings = _settings(args)
-    embedder = build_embedder(settings)
-    store = open_store(settings, embedder)
-    if not args.remove:
-        store.ensure_compatible()
-    ingestor = build_ingestor(settings, store, embedder)
-
+    paths = [Path(p) for p in args.paths]
     shown: set[int] = set()
 
     def progress(number: int, total: int, report: FileReport) -> None:
@@ -176,8 +170,21 @@ def command_ingest(args: argparse.Namespace) -> int:
         line = f"skipped {report.error}" if report.error else f"{report.status}: {report.path} ({report.chunks} chunks)"
         print(f"[{number}/{total}] {line}", file=sys.stderr, flush=True)
 
-    paths = [Path(p) for p in args.paths]
-    report = ingestor.remove(paths) if args.remove else ingestor.ingest(paths, progress)
+    with _data_dir_writer(settings) as server:
+        if server is None:
+            report = _ingest_here(settings, paths, args.remove, progress)
+        else:
+            from ui.local_ingest import ingest_through_server
+
+            print(
+                f"citechat: {server.describe()} holds {settings.data_dir}; sending the files to it, "
+                "so it answers from them at once",
+                file=sys.stderr,
+            )
+            token = settings.api_token.get_secret_value() if settings.api_token else None
+            report = ingest_through_server(server, paths, args.remove, token, _say)
+            for number, item in enumerate(report.files, start=1):
+                progress(number, len(report.files), item)
     for failed in report.failed:
         if id(failed) not in shown:
             print(f"citechat: skipped {failed.error}", file=sys.stderr)
@@ -185,15 +192,53 @@ def command_ingest(args: argparse.Namespace) -> int:
     return 2 if report.failed else 0
 
 
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+@contextmanager
+def _data_dir_writer(settings: Settings) -> Iterator[WriterRecord | None]:
+    """Yield None while this process holds the store's writer lock, or the record of the server holding it."""
+    from ui.writer_lock import ServerHoldsDataDir, WriterRecord, hold_writer_lock
+
+    if settings.chroma_url:  # a Chroma server serializes writers itself
+        yield None
+        return
+    try:
+        with hold_writer_lock(settings.data_dir, WriterRecord(kind="ingest", pid=os.getpid()), _say):
+            yield None
+    except ServerHoldsDataDir as busy:
+        yield busy.record
+
+
+def _ingest_here(settings: Settings, paths: list[Path], remove: bool, progress: ProgressCallback) -> IngestReport:
+    from rag.embeddings import build_embedder
+    from rag.engine import open_store
+    from ui.runtime import build_ingestor
+
+    embedder = build_embedder(settings)
+    store = open_store(settings, embedder)
+    if not remove:
+        store.ensure_compatible()
+    ingestor = build_ingestor(settings, store, embedder)
+    return ingestor.remove(paths) if remove else ingestor.ingest(paths, progress)
+
+
 def command_reindex(args: argparse.Namespace) -> int:
-    """Re-ingest every stored source with the configured embedder."""
+    """Re-ingest every stored source with the configured embedder (refused while a server uses the store)."""
     from rag.embeddings import build_embedder
     from rag.engine import open_store
     from ui.runtime import build_ingestor
 
     settings = _settings(args)
-    embedder = build_embedder(settings)
-    report = build_ingestor(settings, open_store(settings, embedder), embedder).reindex()
+    with _data_dir_writer(settings) as server:
+        if server is not None:
+            raise UserInputError(
+                f"{server.describe()} is serving {settings.data_dir}; a reindex replaces every vector under it. "
+                "Stop the server, run `citechat reindex`, then start the server again"
+            )
+        embedder = build_embedder(settings)
+        report = build_ingestor(settings, open_store(settings, embedder), embedder).reindex()
     for failed in report.failed:
         print(f"citechat: skipped {failed.error}", file=sys.stderr)
     print(report.summary())
@@ -205,12 +250,26 @@ def command_eval(args: argparse.Namespace) -> int:
     from rag.evaluation import failures_as_json, format_table, load_gold, run_gold
 
     cases = load_gold(args.gold)
-    results = run_gold(_engine(args), cases)
+    if args.docs:
+        with tempfile.TemporaryDirectory(prefix="citechat-eval-") as scratch:
+            results = run_gold(_corpus_engine(args, Path(scratch)), cases)
+    else:
+        results = run_gold(_engine(args), cases)
     print(format_table(results))
     if args.verbose:
         for line in failures_as_json(results):
             print("FAIL", line)
     return 0
+
+
+def _corpus_engine(args: argparse.Namespace, scratch: Path):  # type: ignore[no-untyped-def]
+    """Ingest `args.docs` into `--data-dir` (kept, so a re-run only re-ingests changes) or a scratch store."""
+    from ui.runtime import build_corpus_engine
+
+    settings = _settings(args)
+    if args.data_dir is None:
+        settings = settings.model_copy(update={"data_dir": scratch})
+    return build_corpus_engine(settings, args.docs)
 
 
 def command_config(args: argparse.Namespace) -> int:
@@ -227,7 +286,7 @@ def command_serve(args: argparse.Namespace) -> int:
     settings = load_settings(
         data_dir=args.data_dir, host=args.host, port=args.port, workers=args.workers, top_k=args.top_k
     )
-    return serve(settings)
+    return serve(settings, public=args.public)
 
 
 def command_slack(args: argparse.Namespace) -> int:
@@ -270,6 +329,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("eval", parents=[common], help="score a gold set (default: the bundled dev set)")
     evaluate.add_argument("--gold", type=Path, default=Path(__file__).resolve().parents[1] / "tests" / "gold_qa.jsonl")
+    evaluate.add_argument(
+        "--docs",
+        type=Path,
+        nargs="+",
+        help="files or folders to answer from instead of the store: ingested into a fresh scratch store "
+        "(or into --data-dir, kept between runs)",
+    )
     evaluate.add_argument("-v", "--verbose", action="store_true", help="also print the failed cases")
     evaluate.set_defaults(run=command_eval)
 
@@ -280,6 +346,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="bind address (default 127.0.0.1; 0.0.0.0 for all interfaces)")
     serve.add_argument("--port", type=int, help="port (default 7860)")
     serve.add_argument("--workers", type=int, help="uvicorn worker processes (default 1)")
+    serve.add_argument(
+        "--public",
+        action="store_true",
+        help="serve without any credential on a non-loopback host (refused otherwise; see README, Security)",
+    )
     serve.set_defaults(run=command_serve)
 
     slack = commands.add_parser("slack", help="Slack bot that answers through the citechat HTTP API")

@@ -12,10 +12,19 @@ from pathlib import Path
 
 import anyio
 from fastapi import FastAPI
+from starlette.routing import Mount
 
 from rag.config import SECRET_FIELDS, Settings, load_settings
-from ui import api
+from ui import local_ingest
+from ui.access import AccessMiddleware, AccessPolicy, exposure_problem
+from ui.api.errors import WebErrorGuard, install_error_handlers
+from ui.api.limits import BodyLimitMiddleware
+from ui.api.openai_compat import openai_router
+from ui.api.rest import fallback_router, health_router, router
+from ui.api.runtime import Runtime
+from ui.login import login_router
 from ui.services import Services
+from ui.writer_lock import ServerHoldsDataDir, hold_writer_lock, serve_record
 
 logger = logging.getLogger("citechat.server")
 
@@ -37,6 +46,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     if settings is None and services is None:
         configure_logging()
     settings = settings or (services.settings if services else load_settings())
+    policy = AccessPolicy.from_settings(settings)
     if services is None:
         with start_lock(settings.data_dir):
             services = Services.start(settings)
@@ -48,14 +58,19 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         '`{"error": {"code", "message"}}`. With CITECHAT_API_TOKEN set, send `Authorization: Bearer <token>`.',
     )
     limiter = anyio.CapacityLimiter(engine_threads(settings))
-    app.state.runtime = api.Runtime(services=services, engine_limiter=limiter)
-    api.install_error_handlers(app)
-    app.add_middleware(api.BodyLimitMiddleware, upload_limit=int(settings.max_upload_mb * 2**20))
-    app.include_router(api.health_router)
-    app.include_router(api.router)
-    app.include_router(api.openai_router)
-    app.include_router(api.fallback_router)
+    app.state.runtime = Runtime(services=services, engine_limiter=limiter)
+    app.state.access = policy
+    install_error_handlers(app)
+    app.include_router(login_router)
+    app.include_router(health_router)
+    app.include_router(router)
+    app.include_router(openai_router)
+    app.include_router(local_ingest.router)
+    app.include_router(fallback_router)
     mount_web_ui(app, services)
+    app.add_middleware(BodyLimitMiddleware, upload_limit=int(settings.max_upload_mb * 2**20))
+    # Added last, so it is the outermost layer: nothing below it runs (or reads a body) for a refused request.
+    app.add_middleware(AccessMiddleware, policy=policy)
     return app
 
 
@@ -81,7 +96,7 @@ def start_lock(data_dir: Path) -> Iterator[None]:
 
 
 def mount_web_ui(app: FastAPI, services: Services) -> None:
-    """Mount the Gradio chat at `/` (with login when web_user and web_password are set)."""
+    """Mount the Gradio chat at `/`; the access middleware guards it like every other route."""
     try:
         from ui.web import build_web_ui
     except ImportError as error:
@@ -90,19 +105,20 @@ def mount_web_ui(app: FastAPI, services: Services) -> None:
     import gradio
 
     settings = services.settings
-    auth = None
-    if settings.web_user and settings.web_password:
-        auth = (settings.web_user, settings.web_password.get_secret_value())
     gradio.mount_gradio_app(
         app,
         build_web_ui(services),
         path="/",
-        auth=auth,
         server_name=settings.host,
         server_port=settings.port,
         footer_links=[],
+        run_history=False,
+        mcp_server=False,
         max_file_size=int(settings.max_upload_mb * 2**20),
     )
+    mount = app.routes[-1]
+    assert isinstance(mount, Mount)
+    mount.app = WebErrorGuard(mount.app)
 
 
 def export_settings(settings: Settings) -> None:
@@ -126,10 +142,14 @@ def configure_logging() -> None:
     package_logger.propagate = False
 
 
-def serve(settings: Settings) -> int:
-    """Print the effective configuration and URL, then serve until interrupted; return the exit code."""
-    import uvicorn
+def serve(settings: Settings, public: bool = False) -> int:
+    """Print the effective configuration and URL, then serve until interrupted; return the exit code.
 
+    Without credentials, a non-loopback host is refused (exit code 2) unless `public` says it is meant.
+    """
+    if problem := exposure_problem(settings, public):
+        print(f"citechat: {problem}", file=sys.stderr)
+        return 2
     configure_logging()
     os.environ.setdefault("OMP_NUM_THREADS", EMBEDDER_THREADS)
     print("citechat: effective configuration", file=sys.stderr)
@@ -137,6 +157,26 @@ def serve(settings: Settings) -> int:
         print(f"  CITECHAT_{name.upper()}={value}", file=sys.stderr)
     url = f"http://{settings.host}:{settings.port}"
     print(f"citechat: web chat {url}/  API {url}/api  OpenAI-compatible {url}/v1  docs {url}/docs", file=sys.stderr)
+    policy = AccessPolicy.from_settings(settings)
+    print(f"citechat: {'WARNING: ' if policy.is_open else ''}access {policy.describe()}", file=sys.stderr)
+    if settings.chroma_url is not None:  # a Chroma server serializes writers itself
+        return _run_uvicorn(settings)
+    try:
+        record = serve_record(settings.host, settings.port)
+        with hold_writer_lock(settings.data_dir, record, lambda message: print(message, file=sys.stderr)):
+            return _run_uvicorn(settings)
+    except ServerHoldsDataDir as busy:
+        print(
+            f"citechat: {busy.record.describe()} already serves {settings.data_dir}; stop it first, "
+            "or give this server another --data-dir",
+            file=sys.stderr,
+        )
+        return 2
+
+
+def _run_uvicorn(settings: Settings) -> int:
+    import uvicorn
+
     if settings.workers == 1:
         uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
         return 0

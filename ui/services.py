@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from ingest.pipeline import Ingestor, IngestReport, ProgressCallback
@@ -12,6 +13,16 @@ from rag.config import Settings
 from rag.engine import Engine
 from rag.feedback import FeedbackLog
 from ui.runtime import build_ingestor, open_engine
+from ui.sources import SourceNames
+from ui.uploads import IncomingFile, check_uploads, uploads_folder
+
+
+@dataclass
+class UploadReport:
+    """What happened to each file of an upload, and the name each stored path was uploaded as."""
+
+    report: IngestReport
+    client_names: dict[str, str]
 
 
 @dataclass
@@ -35,6 +46,16 @@ class Services:
             ingestor=build_ingestor(settings, engine.store, engine.embedder),
         )
 
+    @cached_property
+    def sources(self) -> SourceNames:
+        """The translation between stored sources and the relative names users see."""
+        return SourceNames(self.settings.data_dir)
+
+    @property
+    def uploads(self) -> Path:
+        """The folder uploaded files are kept in (reindex re-reads them from here)."""
+        return uploads_folder(self.settings.data_dir)
+
     def ingest(self, paths: Sequence[Path], progress: ProgressCallback | None = None) -> IngestReport:
         """Ingest files (one writer at a time) and make answers see them at once."""
         with self._write_lock:
@@ -42,9 +63,27 @@ class Services:
         self.engine.refresh()
         return report
 
+    def add_uploads(self, files: Sequence[IncomingFile], progress: ProgressCallback | None = None) -> UploadReport:
+        """Validate uploads, store the valid ones in the uploads folder and ingest them; bad ones get a reason."""
+        max_upload = int(self.settings.max_upload_mb * 2**20)
+        max_file = int(self.settings.max_file_mb * 2**20)
+        # Storing and ingesting happen under one lock, so the file on disk and the store agree for every name.
+        with check_uploads(files, self.uploads, max_upload, max_file) as checked, self._write_lock:
+            stored = checked.store()
+            report = self.ingestor.ingest(stored, progress) if stored else IngestReport()
+        if stored:
+            self.engine.refresh()
+        report.files = checked.rejected + report.files
+        return UploadReport(report, checked.client_names)
+
     def remove(self, sources: Sequence[str]) -> IngestReport:
-        """Delete documents by stored source path."""
+        """Delete documents by stored source path; an uploaded document's file is deleted with it."""
+        uploads = self.uploads
         with self._write_lock:
             report = self.ingestor.remove([Path(source) for source in sources])
+            for item in report.files:
+                path = Path(item.path)
+                if item.status == "removed" and path.parent == uploads:
+                    path.unlink(missing_ok=True)
         self.engine.refresh()
         return report

@@ -5,7 +5,6 @@ from __future__ import annotations
 import html
 import logging
 import re
-import shutil
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,12 +18,15 @@ from rag.errors import CitechatError, UserInputError
 from rag.feedback import Feedback
 from rag.models import Answer, AnswerDelta, Citation, DocumentInfo, Turn
 from ui.services import Services
+from ui.uploads import IncomingFile
 from ui.web_text import WebText, text_for
 
 log = logging.getLogger("citechat.web")
 
 MARKER = re.compile(r"\[(\d+)\]")
 CHAT_EVENT_LIMIT = 16  # the engine is thread-safe; Gradio's default of 1 would queue every user behind one answer
+# The page calls its handlers through Gradio's queue; none is offered as a named API (the REST API is that).
+PAGE_ONLY = "private"
 
 # Gradio 6 takes page CSS/JS only from launch() or mount_gradio_app(); shipping them in a gr.HTML `head`
 # keeps the Blocks self-contained, so whoever mounts it needs no extra arguments.
@@ -259,7 +261,7 @@ class WebHandlers:
                     conversation.messages[-1]["content"] = render_partial(shown)
                     yield gr.skip(), conversation.messages, gr.skip(), conversation
                 else:
-                    answer = event.answer
+                    answer = self.services.sources.answer(event.answer)
             if answer is None:
                 raise RuntimeError("the engine ended without a final answer")
         except UserInputError as error:
@@ -309,7 +311,7 @@ class WebHandlers:
 
     def documents(self) -> tuple[str, Any]:
         """Return the documents table and the choices of the delete box."""
-        documents = self.services.engine.documents()
+        documents = self.services.sources.documents(self.services.engine.documents())
         choices = [(f"{doc.title} — {Path(doc.source).name}", doc.source) for doc in documents]
         return render_documents(documents, self.text), gr.update(choices=choices, value=[])
 
@@ -318,41 +320,25 @@ class WebHandlers:
         if not files:
             gr.Warning(self.text.upload_nothing)
             return (gr.skip(), gr.skip(), *self.documents())
-        refused, accepted = self._keep_uploads([Path(name) for name in files])
 
         def show_progress(number: int, total: int, report: FileReport) -> None:
             progress((number, total), desc=f"{self.text.upload_progress}: {Path(report.path).name}")
 
-        progress((0, len(accepted)), desc=self.text.upload_progress)
-        report = self.services.ingest(accepted, show_progress) if accepted else None
-        reports = refused + (report.files if report else [])
-        return (render_report(self.text.upload_done, reports, self.text), None, *self.documents())
-
-    def _keep_uploads(self, uploads: Sequence[Path]) -> tuple[list[FileReport], list[Path]]:
-        # Gradio's temp copies live in per-upload hash folders and get cleaned up; stored sources must stay
-        # readable (reindex re-reads them) and a re-uploaded file should replace its older version.
-        folder = self.services.settings.data_dir.expanduser() / "uploads"
-        folder.mkdir(parents=True, exist_ok=True)
-        limit = self.services.settings.max_upload_mb
-        refused: list[FileReport] = []
-        accepted: list[Path] = []
-        for upload in uploads:
-            if upload.suffix.lower() not in SUPPORTED_SUFFIXES:
-                refused.append(FileReport(upload.name, "failed", error=f"{upload.suffix or '?'} is not supported"))
-            elif upload.stat().st_size > limit * 2**20:
-                refused.append(FileReport(upload.name, "failed", error=self.text.upload_too_large.format(limit=limit)))
-            else:
-                kept = folder / upload.name
-                shutil.copyfile(upload, kept)
-                accepted.append(kept)
-        return refused, accepted
+        progress((0, len(files)), desc=self.text.upload_progress)
+        # Gradio's temp copies are cleaned up; the shared upload path validates each and stores it for good.
+        incoming = [IncomingFile(Path(name).name, Path(name)) for name in files]
+        uploaded = self.services.add_uploads(incoming, show_progress)
+        return (render_report(self.text.upload_done, uploaded.report.files, self.text), None, *self.documents())
 
     def delete(self, sources: list[str] | None) -> tuple[Any, ...]:
         """Remove the chosen documents; returns (report, documents table, delete box)."""
         if not sources:
             gr.Warning(self.text.delete_nothing)
             return (gr.skip(), *self.documents())
-        report = self.services.remove(sources)
+        stored = [doc.source for doc in self.services.engine.documents()]
+        found, unknown = self.services.sources.resolve(sources, stored)
+        report = self.services.remove(found)
+        report.files += [FileReport(name, "failed", error=self.text.status["failed"]) for name in unknown]
         return (render_report(self.text.delete_done, report.files, self.text), *self.documents())
 
 
@@ -373,8 +359,10 @@ def build_web_ui(services: Services) -> gr.Blocks:
                 build_chat_tab(handlers, conversation)
             with gr.Tab(text.documents_tab, id="documents") as documents_tab:
                 table, choices = build_documents_tab(handlers)
-        documents_tab.select(handlers.documents, outputs=[table, choices], show_progress="hidden")
-        page.load(handlers.documents, outputs=[table, choices], show_progress="hidden")
+        documents_tab.select(
+            handlers.documents, outputs=[table, choices], show_progress="hidden", api_visibility=PAGE_ONLY
+        )
+        page.load(handlers.documents, outputs=[table, choices], show_progress="hidden", api_visibility=PAGE_ONLY)
     return page
 
 
@@ -425,6 +413,7 @@ def build_chat_tab(handlers: WebHandlers, conversation: gr.State) -> None:
         outputs=chat_outputs,
         concurrency_limit=CHAT_EVENT_LIMIT,
         show_progress="hidden",
+        api_visibility=PAGE_ONLY,
     )
     chat.example_select(
         handlers.ask_example,
@@ -432,10 +421,11 @@ def build_chat_tab(handlers: WebHandlers, conversation: gr.State) -> None:
         outputs=chat_outputs,
         concurrency_limit=CHAT_EVENT_LIMIT,
         show_progress="hidden",
+        api_visibility=PAGE_ONLY,
     )
-    new.click(handlers.new_chat, outputs=chat_outputs, show_progress="hidden")
-    chat.clear(handlers.new_chat, outputs=chat_outputs, show_progress="hidden")
-    chat.like(handlers.rate, inputs=[conversation], concurrency_limit=CHAT_EVENT_LIMIT)
+    new.click(handlers.new_chat, outputs=chat_outputs, show_progress="hidden", api_visibility=PAGE_ONLY)
+    chat.clear(handlers.new_chat, outputs=chat_outputs, show_progress="hidden", api_visibility=PAGE_ONLY)
+    chat.like(handlers.rate, inputs=[conversation], concurrency_limit=CHAT_EVENT_LIMIT, api_visibility=PAGE_ONLY)
 
 
 def build_documents_tab(handlers: WebHandlers) -> tuple[gr.HTML, gr.Dropdown]:
@@ -456,6 +446,18 @@ def build_documents_tab(handlers: WebHandlers) -> tuple[gr.HTML, gr.Dropdown]:
             choices = gr.Dropdown(label=text.delete_label, multiselect=True, choices=[], elem_id="cc-delete-choice")
             delete = gr.Button(text.delete_button, variant="stop", elem_id="cc-delete-button")
             report = gr.HTML("", elem_id="cc-report", js_on_load=None)
-    upload.click(handlers.upload, inputs=[files], outputs=[report, files, table, choices], concurrency_limit=1)
-    delete.click(handlers.delete, inputs=[choices], outputs=[report, table, choices], concurrency_limit=1)
+    upload.click(
+        handlers.upload,
+        inputs=[files],
+        outputs=[report, files, table, choices],
+        concurrency_limit=1,
+        api_visibility=PAGE_ONLY,
+    )
+    delete.click(
+        handlers.delete,
+        inputs=[choices],
+        outputs=[report, table, choices],
+        concurrency_limit=1,
+        api_visibility=PAGE_ONLY,
+    )
     return table, choices

@@ -40,7 +40,6 @@ class WebText:
     upload_button: str
     upload_nothing: str
     upload_progress: str
-    upload_too_large: str
     upload_done: str
     delete_label: str
     delete_button: str
@@ -89,7 +88,6 @@ RUSSIAN = WebText(
     upload_button="Загрузить в базу",
     upload_nothing="Сначала выберите файлы.",
     upload_progress="Обработка",
-    upload_too_large="файл больше {limit} МБ",
     upload_done="Готово",
     delete_label="Выберите документы для удаления",
     delete_button="Удалить",
@@ -142,7 +140,6 @@ ENGLISH = WebText(
     upload_button="Add to the library",
     upload_nothing="Choose files first.",
     upload_progress="Processing",
-    upload_too_large="file is larger than {limit} MB",
     upload_done="Done",
     delete_label="Choose documents to delete",
     delete_button="Delete",

@@ -33,6 +33,7 @@ class Draft:
     passages: list[Passage]
     abstained: bool
     highlights: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    confidence: float | None = None
 
 
 @dataclass

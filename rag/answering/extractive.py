@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
 
 from rag.abstention import (
     AbstentionPolicy,
+    AnswerContext,
     contextual_similarity,
     match_strength,
     measure_signals,
@@ -16,7 +16,17 @@ from rag.abstention import (
 )
 from rag.answering.base import Answerer, AnswerRequest, Draft, DraftDelta, DraftEvent, refuse
 from rag.models import Passage, Sentence
-from rag.text import ANAPHORS, detect_language, extract_terms, split_into_words
+from rag.text import (
+    ANAPHORS,
+    asks_for_reasons,
+    detect_language,
+    expected_answer_type,
+    extract_terms,
+    has_answer_type,
+    is_addressed_to_assistant,
+    split_into_words,
+    strip_instructions,
+)
 
 # Sentence score = contextual similarity + LEXICAL_WEIGHT * idf-weighted question coverage
 #                 + PASSAGE_WEIGHT * normalized passage score - a penalty for fragments. Set by reading the
@@ -24,40 +34,30 @@ from rag.text import ANAPHORS, detect_language, extract_terms, split_into_words
 # dev overall, 0.06 and 0.1 → 0.97; 0.1 also brings a second reason into "why" answers).
 LEXICAL_WEIGHT = 0.25
 PASSAGE_WEIGHT = 0.05
-# A further sentence joins the answer only if it scores within this margin of the best one ...
+# A further sentence joins the answer only if it scores within this margin of the best one and carries
+# question words the answer so far lacks (no padding with a merely related sentence) ...
 JOIN_MARGIN = 0.1
 # ... and the answer stays short: answers are a few sentences, not a pasted chunk.
 MAX_ANSWER_CHARS = 450
 # Weight of the words a follow-up borrowed from the earlier question.
 TOPIC_WEIGHT = 0.5
-# "How much …?" wants a number and "When …?" a date: a sentence that has one gets this bonus
-# (own gold set 0.915 -> 0.936 overall, dev set unchanged).
+# "How much …?" wants a number and "When …?" a date: a sentence that has one gets this bonus.
 ANSWER_TYPE_BONUS = 0.03
 # Headings and bylines are rarely answers: sentences under SHORT_WORDS words lose up to SHORT_PENALTY.
 SHORT_WORDS = 6
 SHORT_PENALTY = 0.02
 # A sentence this short, or one opening with an anaphor, is quoted together with the one before it.
 MIN_STANDALONE_CHARS = 50
-
-
-_NUMBER_QUESTION = re.compile(r"\b(сколько|how (much|many)|what (amount|share|percentage))\b", re.IGNORECASE)
-_DATE_QUESTION = re.compile(r"\b(когда|в как(ом|ие) год|what year|when)\b", re.IGNORECASE)
-_NUMBER = re.compile(
-    r"\d|\b(один|два|три|четыре|пять|шесть|семь|восемь|девять|десять|сто|тысяч\w*|миллион\w*|млрд|млн)\b"
-)
-_DATE = re.compile(
-    r"\b(1[89]|20)\d\d\b|\b(январ|феврал|март|апрел|ма[йя]|июн|июл|август|сентябр|октябр|ноябр|декабр)\w*",
-    re.IGNORECASE,
-)
-
-
-def expected_answer_pattern(question: str) -> re.Pattern[str] | None:
-    """Return what an answer sentence should contain for a number or date question, else None."""
-    if _NUMBER_QUESTION.search(question):
-        return _NUMBER
-    if _DATE_QUESTION.search(question):
-        return _DATE
-    return None
+# Front/back matter (credits, source lines) is quoted only when it holds this share of the question's words
+# ("Кто перевёл статью?" → "Перевод …"), never as a loosely similar line.
+META_MIN_COVERAGE = 0.5
+# A further reason joins a "why" answer only this close to the best sentence.
+WHY_MARGIN = 0.06
+# What a lead-in ("выполните:", "the following command:") pulls in after itself.
+LEAD_IN_MAX_UNITS = 3
+LEAD_IN_MAX_CHARS = 400
+# Kinds that are context, not answers.
+UNQUOTABLE_KINDS = frozenset({"heading", "term"})
 
 
 @dataclass
@@ -71,6 +71,16 @@ class ScoredSentence:
     terms: set[str]
 
 
+def is_quotable(sentence: Sentence) -> bool:
+    """Tell whether a sentence can be an answer: not a heading, a question, a bare number or an injection."""
+    text = sentence.text.strip()
+    if sentence.kind in UNQUOTABLE_KINDS or text.endswith("?"):
+        return False
+    if sum(1 for word in split_into_words(text) if not word.isdigit()) < 1:
+        return False
+    return not is_addressed_to_assistant(text)
+
+
 class ExtractiveAnswerer(Answerer):
     """Deterministic, LLM-free answers built from quoted sentences with [n] markers."""
 
@@ -81,92 +91,134 @@ class ExtractiveAnswerer(Answerer):
         self._policy = policy or AbstentionPolicy()
 
     def stream(self, request: AnswerRequest) -> Iterator[DraftEvent]:
-        chosen = self.select(request)
+        chosen, confidence = self.assess(request)
         if not chosen:
             draft = refuse(request.language)
+            draft.confidence = confidence
             yield DraftDelta(draft.text)
             yield draft
             return
         draft, lines = self._render(chosen)
+        draft.confidence = confidence
         for i, line in enumerate(lines):
             yield DraftDelta(line if i == 0 else " " + line)
         yield draft
 
     def select(self, request: AnswerRequest) -> list[ScoredSentence]:
         """Return the answer sentences in answer order, or an empty list to refuse."""
-        scored = self._score_sentences(request)
-        if not scored:
-            return []
-        signals = measure_signals(request.retrieval, scored[0].terms)
-        # Word-overlap signals only mean something when the question and the evidence share a language.
-        same_language = detect_language(request.standalone_question) == detect_language(scored[0].passage.text)
-        if self._policy.should_abstain(signals, same_language):
-            return []
-        return self._choose(scored)
+        return self.assess(request)[0]
 
-    def _score_sentences(self, request: AnswerRequest) -> list[ScoredSentence]:
+    def assess(self, request: AnswerRequest) -> tuple[list[ScoredSentence], float]:
+        """Return the answer sentences (empty to refuse) and the confidence that the documents answer."""
+        question = strip_instructions(request.question)
+        scored = self._score_sentences(request, question)
+        if not scored:
+            return [], 0.0
+        chosen = self._choose(scored, question)
+        context = AnswerContext.around([(item.passage, item.index) for item in chosen])
+        signals = measure_signals(request.retrieval, scored[0].terms, question, context)
+        # Word-overlap signals only mean something when the question and the evidence share a language.
+        same_language = detect_language(request.standalone_question) == detect_language(scored[0].sentence.text)
+        verdict = self._policy.judge(signals, same_language)
+        return ([] if verdict.abstain else self._add_context(chosen)), verdict.confidence
+
+    def _score_sentences(self, request: AnswerRequest, question: str) -> list[ScoredSentence]:
         retrieval = request.retrieval
         top_passage = max((passage.score for passage in retrieval.passages), default=0.0) or 1.0
-        own_terms = set(extract_terms(request.question))
+        own_terms = set(extract_terms(question))
         # In a condensed follow-up the earlier topic's words count less than the question's own.
         weights = {
             term: weight * (1.0 if term in own_terms or not own_terms else TOPIC_WEIGHT)
             for term, weight in retrieval.term_weights.items()
         }
-        wanted = expected_answer_pattern(request.question)
+        wanted = expected_answer_type(question)
         scored: list[ScoredSentence] = []
         passage_language = {passage.chunk_id: detect_language(passage.text) for passage in retrieval.passages}
         for passage in retrieval.passages:
             for index, sentence in enumerate(passage.sentences):
-                if sentence.embedding is None:
+                if sentence.embedding is None or not is_quotable(sentence):
                     continue
                 terms = set(extract_terms(sentence.text))
                 coverage = 0.0
                 # A foreign-language line inside a document (a source title, a quote) shares words
                 # with same-language questions by accident, so only native sentences earn keyword credit.
-                if detect_language(sentence.text) == passage_language[passage.chunk_id]:
+                if detect_language(sentence.text) == passage_language[passage.chunk_id] or sentence.kind == "code":
                     coverage = weighted_coverage(retrieval.query_terms, weights, partial(match_strength, present=terms))
+                if sentence.kind == "meta" and coverage < META_MIN_COVERAGE:
+                    continue
                 words = len(split_into_words(sentence.text))
                 score = (
                     contextual_similarity(sentence, passage, retrieval.query_embedding)
                     + LEXICAL_WEIGHT * coverage
                     + PASSAGE_WEIGHT * passage.score / top_passage
                     - SHORT_PENALTY * max(0, SHORT_WORDS - words) / SHORT_WORDS
-                    + (ANSWER_TYPE_BONUS if wanted and wanted.search(sentence.text) else 0.0)
+                    + (ANSWER_TYPE_BONUS if wanted and has_answer_type(sentence.text, wanted) else 0.0)
                 )
                 scored.append(ScoredSentence(sentence, passage, index, score, terms))
         scored.sort(key=lambda item: (-item.score, item.passage.start, item.sentence.start))
         return scored
 
-    def _choose(self, scored: list[ScoredSentence]) -> list[ScoredSentence]:
+    def _choose(self, scored: list[ScoredSentence], question: str) -> list[ScoredSentence]:
+        """Take the best sentence, then others only where they add question words or the asked value."""
+        wanted = expected_answer_type(question)
+        question_terms = set(extract_terms(question))
         best = scored[0]
         chosen = [best]
         length = len(best.sentence.text)
+        covered = {term for term in question_terms if match_strength(term, best.terms)}
+        typed = wanted is None or has_answer_type(best.sentence.text, wanted)
+        asks_why = asks_for_reasons(question)
         for candidate in scored[1 : self._max_sentences * 4]:
             if len(chosen) >= self._max_sentences or candidate.score < best.score - JOIN_MARGIN:
                 break
-            if length + len(candidate.sentence.text) > MAX_ANSWER_CHARS:
+            if length + len(candidate.sentence.text) > MAX_ANSWER_CHARS or candidate.sentence.kind == "meta":
                 continue
             if any(candidate.sentence.text == item.sentence.text for item in chosen):
                 continue
+            adds = {term for term in question_terms - covered if match_strength(term, candidate.terms)}
+            adds_type = not typed and wanted is not None and has_answer_type(candidate.sentence.text, wanted)
+            # A "why" question can have several reasons: another close sentence is a part, not padding.
+            if not adds and not adds_type and not (asks_why and candidate.score >= best.score - WHY_MARGIN):
+                continue
             chosen.append(candidate)
+            covered |= adds
+            typed = typed or adds_type
             length += len(candidate.sentence.text)
-        return self._add_context(chosen)
+        return chosen
 
     @staticmethod
-    def _needs_context(sentence: Sentence) -> bool:
+    def _needs_context(sentence: Sentence, previous: Sentence) -> bool:
         words = split_into_words(sentence.text)
+        if previous.kind == "term" or (sentence.kind == "code" and previous.text.rstrip().endswith(":")):
+            return True
         return len(sentence.text) < MIN_STANDALONE_CHARS or bool(words and words[0] in ANAPHORS)
 
     def _add_context(self, chosen: list[ScoredSentence]) -> list[ScoredSentence]:
-        """Put the preceding sentence before a fragment that cannot stand alone."""
+        """Put the preceding line before a fragment, and what a lead-in announces after it."""
         result: list[ScoredSentence] = []
+        taken = {(item.passage.chunk_id, item.index) for item in chosen}
+
+        def take(item: ScoredSentence, index: int) -> None:
+            if (item.passage.chunk_id, index) in taken and index != item.index:
+                return
+            taken.add((item.passage.chunk_id, index))
+            result.append(ScoredSentence(item.passage.sentences[index], item.passage, index, item.score, set()))
+
         for item in chosen:
-            if self._needs_context(item.sentence) and item.index > 0:
-                previous = item.passage.sentences[item.index - 1]
-                if all(previous.start != other.sentence.start for other in chosen + result):
-                    result.append(ScoredSentence(previous, item.passage, item.index - 1, item.score, set()))
-            result.append(item)
+            sentences = item.passage.sentences
+            if item.index > 0 and self._needs_context(item.sentence, sentences[item.index - 1]):
+                take(item, item.index - 1)
+            take(item, item.index)
+            if item.sentence.text.rstrip().endswith(":"):
+                size = 0
+                for index in range(item.index + 1, min(len(sentences), item.index + 1 + LEAD_IN_MAX_UNITS)):
+                    following = sentences[index]
+                    size += len(following.text)
+                    if size > LEAD_IN_MAX_CHARS and index > item.index + 1:
+                        break
+                    take(item, index)
+                    if following.kind not in ("code", "item"):
+                        break
         return result
 
     @staticmethod
