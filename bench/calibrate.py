@@ -8,7 +8,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from rag.abstention import measure_signals
 from rag.answering.base import AnswerRequest
 from rag.answering.extractive import ExtractiveAnswerer
 from rag.config import load_settings
@@ -22,22 +21,23 @@ def main(paths: list[str]) -> None:
     """Print one row a case: kind, signals, and the first answer sentence."""
     engine = open_engine(load_settings())
     answerer = ExtractiveAnswerer()
-    print("id\tkind\tlang\tdense\tcorpus_cov\tsentence_cov\tunknown names\tfirst sentence")
+    print("id\tkind\tlang\tdense\tcorpus_cov\tsentence_cov\tanswer_cov\tmissing names\tmissing type\tfirst sentence")
     for path in paths:
         for case in load_gold(Path(path)):
             standalone = condense_question(case.question, case.history)
             retrieval = engine.retriever.search(standalone)
             request = AnswerRequest(case.question, standalone, detect_language(case.question), retrieval)
-            scored = answerer._score_sentences(request)
-            if not scored:
+            inspection = answerer.inspect(request)
+            if inspection is None:
                 print(f"{case.id}\t-\tno sentences")
                 continue
-            signals = measure_signals(retrieval, scored[0].terms)
+            signals = inspection.signals
             kind = "UNANS" if case.must_abstain else "ans"
             print(
                 f"{case.id}\t{kind}\t{detect_language(standalone)}\t{signals.best_dense:.3f}\t"
-                f"{signals.corpus_coverage:.2f}\t{signals.passage_coverage:.2f}\t{','.join(signals.unknown_names)}\t"
-                f"{scored[0].sentence.text[:70]}"
+                f"{signals.corpus_coverage:.2f}\t{signals.passage_coverage:.2f}\t{signals.answer_coverage:.2f}\t"
+                f"{','.join(signals.unknown_names + signals.missing_names + signals.missing_tokens)}\t"
+                f"{signals.missing_type or ''}\t{inspection.chosen[0].sentence.text[:70]}"
             )
 
 

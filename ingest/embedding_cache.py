@@ -21,7 +21,9 @@ class EmbeddingCache:
         self._model = model
         self._lock = threading.Lock()
         self._db = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
-        self._db.execute("CREATE TABLE IF NOT EXISTS vectors (model TEXT, digest TEXT, vector BLOB, PRIMARY KEY (model, digest))")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS vectors (model TEXT, digest TEXT, vector BLOB, PRIMARY KEY (model, digest))"
+        )
         self._db.commit()
 
     @staticmethod
@@ -47,10 +49,15 @@ class EmbeddingCache:
             with self._lock:
                 self._db.executemany(
                     "INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)",
-                    [(self._model, d, np.asarray(v, dtype=np.float32).tobytes()) for d, v in zip(missing, vectors, strict=True)],
+                    [
+                        (self._model, d, np.asarray(v, dtype=np.float32).tobytes())
+                        for d, v in zip(missing, vectors, strict=True)
+                    ],
                 )
                 self._db.commit()
-            found.update({digest: np.asarray(vector, dtype=np.float32) for digest, vector in zip(missing, vectors, strict=True)})
+            found.update(
+                {digest: np.asarray(vector, dtype=np.float32) for digest, vector in zip(missing, vectors, strict=True)}
+            )
         if not texts:
             return np.zeros((0, dim), dtype=np.float32)
         return np.stack([found[digest] for digest in digests])

@@ -65,9 +65,9 @@ def choose_title(candidates: Sequence[str], path: Path) -> str:
     for candidate in candidates:
         title = " ".join((candidate or "").split()).strip(" #")
         lowered = title.lower()
-        if title and lowered not in _EMPTY_TITLES and lowered not in (path.name.lower(), path.stem.lower()):
-            if len(title) <= 160 and not lowered.startswith(("about:", "file:", "http:", "https:")):
-                return title
+        placeholder = lowered in _EMPTY_TITLES or lowered.startswith(("about:", "file:", "http:", "https:"))
+        if title and not placeholder and lowered not in (path.name.lower(), path.stem.lower()) and len(title) <= 160:
+            return title
     return path.stem.replace("_", " ")
 
 
@@ -81,14 +81,55 @@ def titles_from_text(text: str, blocks: Sequence[Block]) -> list[str]:
     return candidates
 
 
-_SKIPPED_TAGS = ["script", "style", "noscript", "template", "nav", "footer", "header", "aside", "form", "button",
-                 "select", "svg", "head"]
+_SKIPPED_TAGS = [
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "nav",
+    "footer",
+    "header",
+    "aside",
+    "form",
+    "button",
+    "select",
+    "svg",
+    "head",
+]
 _SKIPPED_CLASSES = re.compile(r"\bnav|breadcrumb|\btoc\b|skip-?link", re.IGNORECASE)
 _META_CLASSES = re.compile(r"author|byline|credit|copyright|legalnotice|pubdate|revhistory", re.IGNORECASE)
 _HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
-_BLOCK_TAGS = {"p", "li", "blockquote", "pre", "td", "th", "dd", "dt", "caption", "figcaption", "div", "section",
-               "article", "main", "body", "table", "tr", "tbody", "thead", "ul", "ol", "dl", "figure", "center",
-               "address", "details", "summary", "hr", "br"} | _HEADINGS
+_BLOCK_TAGS = {
+    "p",
+    "li",
+    "blockquote",
+    "pre",
+    "td",
+    "th",
+    "dd",
+    "dt",
+    "caption",
+    "figcaption",
+    "div",
+    "section",
+    "article",
+    "main",
+    "body",
+    "table",
+    "tr",
+    "tbody",
+    "thead",
+    "ul",
+    "ol",
+    "dl",
+    "figure",
+    "center",
+    "address",
+    "details",
+    "summary",
+    "hr",
+    "br",
+} | _HEADINGS
 # A short block whose words are nearly all link text is navigation (a table of contents, "Prev/Next").
 _LINK_SHARE = 0.8
 
@@ -125,7 +166,11 @@ class _HtmlBlocks:
         text, linked = _inline_text(element)
         if not text:
             return
-        if kind not in ("heading", "term") and count_words(text) <= SHORT_LINE_WORDS and linked >= _LINK_SHARE * len(text.replace(" ", "")):
+        if (
+            kind not in ("heading", "term")
+            and count_words(text) <= SHORT_LINE_WORDS
+            and linked >= _LINK_SHARE * len(text.replace(" ", ""))
+        ):
             return
         self.blocks.append((kind, text, level))
 
@@ -139,7 +184,9 @@ class _HtmlBlocks:
     def flush_inline(self) -> None:
         if not self._inline:
             return
-        text = " ".join(" ".join(node if isinstance(node, str) else _inline_text(node)[0] for node in self._inline).split())
+        text = " ".join(
+            " ".join(node if isinstance(node, str) else _inline_text(node)[0] for node in self._inline).split()
+        )
         self._inline.clear()
         if text:
             self.blocks.append(("text", text, 0))
@@ -223,9 +270,7 @@ def reflow_page(lines: Sequence[str]) -> str:
     paragraphs: list[list[str]] = []
     for line in lines:
         previous = paragraphs[-1][-1] if paragraphs else ""
-        ends_paragraph = not previous or (
-            previous.endswith((".", "!", "?", ":", "…")) and len(previous) < 0.8 * width
-        )
+        ends_paragraph = not previous or (previous.endswith((".", "!", "?", ":", "…")) and len(previous) < 0.8 * width)
         standalone = bool(re.match(r"^(?:[-•◦▪*]|\d{1,3}(?:\.\d+)*[.)]?\s)", line)) or (
             is_short_line(previous) and len(previous) < 0.6 * width and line[:1].isupper()
         )

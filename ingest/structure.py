@@ -75,8 +75,13 @@ def mark_edge_matter(text: str, blocks: list[Block]) -> list[Block]:
         if position == 0 and is_short_line(piece) and not _LABEL_LINE.match(piece):
             block.kind = "heading"
             block.level = 1
-        elif at_start and is_short_line(piece) and _LABEL_LINE.match(piece) or at_end and is_short_line(piece) and all(
-            is_short_line(text[later.start : later.end]) or later.kind == "meta" for later in blocks[position:]
+        elif (
+            at_start
+            and is_short_line(piece)
+            and _LABEL_LINE.match(piece)
+            or at_end
+            and is_short_line(piece)
+            and all(is_short_line(text[later.start : later.end]) or later.kind == "meta" for later in blocks[position:])
         ):
             block.kind = "meta"
     return blocks
@@ -112,8 +117,10 @@ def segment_text(text: str) -> list[Block]:
     previous_end = 0
     for start, end in lines:
         line = text[start:end]
-        blank_before = "\n" in text[previous_end:start] and not text[previous_end:start].strip("\n \t\r") and (
-            text[previous_end:start].count("\n") >= 2
+        blank_before = (
+            "\n" in text[previous_end:start]
+            and not text[previous_end:start].strip("\n \t\r")
+            and (text[previous_end:start].count("\n") >= 2)
         )
         previous_end = end
         if fence is not None:

@@ -56,8 +56,10 @@ _SMALL_TALK = {
         r"^(привет\w*|здравствуй\w*|добр\w+ (день|утро|вечер)|доброго времени суток|хай|hi|hello|hey|"
         r"good (morning|afternoon|evening)|greetings)$"
     ),
-    "thanks": re.compile(r"^((большое |огромное )?спасибо( большое)?|благодарю|thanks?( you)?( very much| a lot)?|"
-                         r"thx|ок спасибо|ok thanks)$"),
+    "thanks": re.compile(
+        r"^((большое |огромное )?спасибо( большое)?|благодарю|thanks?( you)?( very much| a lot)?|"
+        r"thx|ок спасибо|ok thanks)$"
+    ),
     "capabilities": re.compile(
         r"^(что ты (умеешь|можешь)( делать)?|кто ты|ты кто|как (тобой|этим) пользоваться|помощь|help|"
         r"what can you do|who are you|how do i use (you|this)|what are you)$"

@@ -26,7 +26,7 @@ from rag.models import (
 )
 from rag.retrieval import HybridRetriever
 from rag.store import ChunkStore
-from rag.text import detect_language
+from rag.text import detect_language, strip_instructions
 
 
 @dataclass
@@ -92,7 +92,8 @@ class Engine:
         if small_talk:
             yield from self._reply_to_small_talk(question, small_talk, started)
             return
-        standalone = condense_question(question, history)
+        # "Ответь кратко." says how to answer, not what about: it is not searched for.
+        standalone = condense_question(strip_instructions(question), history)
         retrieval = self.retriever.search(standalone, top_k=top_k)
         retrieved = time.perf_counter()
         request = AnswerRequest(

@@ -59,7 +59,9 @@ class Answer(BaseModel):
         le=1.0,
         description="How sure citechat is that the documents answer the question (0-1; refusals are low).",
     )
-    notice: str = Field(default="", description="A remark for the reader, e.g. that the quotes are in another language.")
+    notice: str = Field(
+        default="", description="A remark for the reader, e.g. that the quotes are in another language."
+    )
     citations: list[Citation]
     timings_ms: Timings
 

@@ -161,7 +161,9 @@ _QUESTION_WORD = {
         r"\b(сколько|скольких|how (?:much|many|long|big|large|old)|what (?:amount|share|percentage|number|size))\b",
         re.IGNORECASE,
     ),
-    "date": re.compile(r"\b(когда|в как(?:ом|ие|ой) (?:год|месяц|день)\w*|what (?:year|date|month)|when)\b", re.IGNORECASE),
+    "date": re.compile(
+        r"\b(когда|в как(?:ом|ие|ой) (?:год|месяц|день)\w*|what (?:year|date|month)|when)\b", re.IGNORECASE
+    ),
 }
 _NUMBER = re.compile(
     r"\d|\b(один|одна|одно|два|две|три|четыре|пять|шесть|семь|восемь|девять|десять|сто|тысяч\w*|миллион\w*|"
@@ -206,7 +208,9 @@ def find_specific_tokens(text: str) -> list[str]:
 
 
 def _specific(text: str) -> list[str]:
-    tokens = re.findall(r"(?<![\w-])(?:--?[a-z][\w-]*|[\w.-]*\d[\w.-]*|[a-z]+(?:[-_.][a-z0-9]+)+|/[\w./-]+)", text.lower())
+    tokens = re.findall(
+        r"(?<![\w-])(?:--?[a-z][\w-]*|[\w.-]*\d[\w.-]*|[a-z]+(?:[-_.][a-z0-9]+)+|/[\w./-]+)", text.lower()
+    )
     return [token.strip(".-") for token in tokens if len(token.strip(".-")) >= 2]
 
 

@@ -145,8 +145,10 @@ def build_answer_message(answer: Answer, question: str, notice: str | None = Non
     if answer.abstained:
         tail.append(_context("citechat-refusal-hint", [REFUSAL_HINT]))
     elif answer.citations:
+        facts = [f"Уверенность / confidence: {answer.confidence:.0%}"] + ([answer.notice] if answer.notice else [])
+        tail.append(_context("citechat-confidence", [" · ".join(facts)]))
         tail.append({"type": "divider"})
-        tail.extend(_source_blocks(answer.citations, MAX_BLOCKS - len(head) - 3))
+        tail.extend(_source_blocks(answer.citations, MAX_BLOCKS - len(head) - 4))
     tail.append(build_feedback_block(answer, question))
     room = MAX_BLOCKS - len(head) - len(tail)
     sections = split_text(escape_mrkdwn(body), SECTION_TEXT_LIMIT) or [escape_mrkdwn(body) or " "]

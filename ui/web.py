@@ -41,6 +41,7 @@ STYLE = """
 }
 #cc-chat a.cc-marker:hover { background: var(--color-accent); color: white; }
 .cc-refusal, .cc-error { display: flex; gap: .7em; align-items: flex-start; padding: .7em .9em; border-radius: 8px; }
+.cc-meta { margin-top: .4em; font-size: .8em; opacity: .7; }
 .cc-refusal { background: #eef4ff; border: 1px solid #c9d9f5; color: #1f3a66; }
 .cc-error { background: #fff6e5; border: 1px solid #f0d9a8; color: #5c4003; }
 .dark .cc-refusal { background: #1d2a40; border-color: #2f4670; color: #cfe0ff; }
@@ -146,7 +147,10 @@ def render_answer(answer: Answer, turn: int, text: WebText) -> str:
             f'<div class="cc-refusal"><span class="cc-icon">i</span>'
             f'<div><span class="cc-label">{html.escape(text.refusal_label)}</span>{body}</div></div>'
         )
-    return f'<div class="cc-answer">{body}</div>'
+    facts = [f"{html.escape(text.confidence_label)}: {answer.confidence:.0%}"]
+    if answer.notice:
+        facts.append(html.escape(answer.notice))
+    return f'<div class="cc-answer">{body}<div class="cc-meta">{" · ".join(facts)}</div></div>'
 
 
 def render_partial(shown: str) -> str:

@@ -26,6 +26,7 @@ class WebText:
     refusal_sources: str
     characters: str
     refusal_label: str
+    confidence_label: str
     bad_input: str
     empty_question: str
     internal_error: str
@@ -74,6 +75,7 @@ RUSSIAN = WebText(
     refusal_sources="Ответа в документах не нашлось, поэтому ссылок нет.",
     characters="символы",
     refusal_label="Нет ответа в документах",
+    confidence_label="Уверенность",
     bad_input="Не получилось задать вопрос",
     empty_question="Введите вопрос о статье.",
     internal_error="Что-то пошло не так при подготовке ответа. Попробуйте ещё раз.",
@@ -126,6 +128,7 @@ ENGLISH = WebText(
     refusal_sources="The documents do not answer this, so nothing is cited.",
     characters="characters",
     refusal_label="Not answered by the documents",
+    confidence_label="Confidence",
     bad_input="Could not ask that",
     empty_question="Type a question about the article.",
     internal_error="Something went wrong while preparing the answer. Please try again.",

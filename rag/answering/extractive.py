@@ -9,6 +9,7 @@ from functools import partial
 from rag.abstention import (
     AbstentionPolicy,
     AnswerContext,
+    EvidenceSignals,
     contextual_similarity,
     match_strength,
     measure_signals,
@@ -52,7 +53,7 @@ MIN_STANDALONE_CHARS = 50
 # ("Кто перевёл статью?" → "Перевод …"), never as a loosely similar line.
 META_MIN_COVERAGE = 0.5
 # A further reason joins a "why" answer only this close to the best sentence.
-WHY_MARGIN = 0.06
+WHY_MARGIN = JOIN_MARGIN
 # What a lead-in ("выполните:", "the following command:") pulls in after itself.
 LEAD_IN_MAX_UNITS = 3
 LEAD_IN_MAX_CHARS = 400
@@ -69,6 +70,15 @@ class ScoredSentence:
     index: int
     score: float
     terms: set[str]
+
+
+@dataclass
+class Inspection:
+    """A candidate answer before the refusal decision: its sentences and the signals about them."""
+
+    chosen: list[ScoredSentence]
+    signals: EvidenceSignals
+    same_language: bool
 
 
 def is_quotable(sentence: Sentence) -> bool:
@@ -110,17 +120,24 @@ class ExtractiveAnswerer(Answerer):
 
     def assess(self, request: AnswerRequest) -> tuple[list[ScoredSentence], float]:
         """Return the answer sentences (empty to refuse) and the confidence that the documents answer."""
+        inspection = self.inspect(request)
+        if inspection is None:
+            return [], 0.0
+        verdict = self._policy.judge(inspection.signals, inspection.same_language)
+        return ([] if verdict.abstain else self._add_context(inspection.chosen)), verdict.confidence
+
+    def inspect(self, request: AnswerRequest) -> Inspection | None:
+        """Return the candidate answer and the evidence signals it is judged by (None without candidates)."""
         question = strip_instructions(request.question)
         scored = self._score_sentences(request, question)
         if not scored:
-            return [], 0.0
+            return None
         chosen = self._choose(scored, question)
         context = AnswerContext.around([(item.passage, item.index) for item in chosen])
         signals = measure_signals(request.retrieval, scored[0].terms, question, context)
         # Word-overlap signals only mean something when the question and the evidence share a language.
         same_language = detect_language(request.standalone_question) == detect_language(scored[0].sentence.text)
-        verdict = self._policy.judge(signals, same_language)
-        return ([] if verdict.abstain else self._add_context(chosen)), verdict.confidence
+        return Inspection(chosen, signals, same_language)
 
     def _score_sentences(self, request: AnswerRequest, question: str) -> list[ScoredSentence]:
         retrieval = request.retrieval

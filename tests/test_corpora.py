@@ -1,0 +1,51 @@
+"""Development corpora other than the article (tests/corpora/*): gold sets valid, quality floors hold.
+
+The floors are regressions guards measured with bench/corpora.py, not targets: they only ever go up.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ingest.loaders import load_document
+from ingest.pipeline import discover_files
+from rag.config import Settings
+from rag.embeddings import Embedder
+from rag.evaluation import format_table, load_gold, normalize_for_scoring, run_gold, summarize
+from ui.runtime import build_corpus_engine
+
+CORPORA = Path(__file__).resolve().parent / "corpora"
+# name: (overall, correct refusals, most false refusals), measured 2026-11-25 minus a small margin.
+FLOORS = {
+    "aptitude-ru": (0.62, 0.50, 0.16),
+    "debian-reference-en": (0.68, 0.14, 0.07),
+    "mixed-ru-en": (0.55, 0.40, 0.20),
+    "packaging-ru-pdf": (0.50, 0.28, 0.18),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FLOORS))
+def test_gold_evidence_is_in_the_documents(name: str) -> None:
+    files, _ = discover_files([CORPORA / name / "docs"])
+    texts = [normalize_for_scoring(load_document(path, 50 * 2**20).text) for path in files]
+    cases = load_gold(CORPORA / name / "gold.jsonl")
+    assert len(cases) >= 25 and sum(case.must_abstain for case in cases) >= 6
+    for case in cases:
+        for evidence in case.evidence:
+            assert any(normalize_for_scoring(evidence) in text for text in texts), (case.id, evidence)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(FLOORS))
+def test_corpus_quality_floor(name: str, tmp_path: Path, embedder: Embedder) -> None:
+    engine = build_corpus_engine(Settings(data_dir=tmp_path / "data"), [CORPORA / name / "docs"], embedder)
+    results = run_gold(engine, load_gold(CORPORA / name / "gold.jsonl"))
+    print(f"\n{name}\n" + format_table(results))
+    metrics = summarize(results)
+    overall, refusals, false_refusals = FLOORS[name]
+    assert metrics["overall_ok"] >= overall, metrics
+    assert metrics["abstain_ok"] >= refusals, metrics
+    assert metrics["false_abstain"] <= false_refusals, metrics
+    assert metrics["mean_answer_chars"] <= 300, metrics
