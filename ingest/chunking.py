@@ -43,10 +43,6 @@ class _Unit:
     blocks: list[Block] = field(default_factory=list)
 
     @property
-    def start(self) -> int:
-        return self.blocks[0].start
-
-    @property
     def end(self) -> int:
         return self.blocks[-1].end
 

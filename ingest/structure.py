@@ -117,11 +117,8 @@ def segment_text(text: str) -> list[Block]:
     previous_end = 0
     for start, end in lines:
         line = text[start:end]
-        blank_before = (
-            "\n" in text[previous_end:start]
-            and not text[previous_end:start].strip("\n \t\r")
-            and (text[previous_end:start].count("\n") >= 2)
-        )
+        gap = text[previous_end:start]
+        blank_before = gap.count("\n") >= 2 and not gap.strip("\n \t\r")
         previous_end = end
         if fence is not None:
             fence.append((start, end))

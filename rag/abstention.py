@@ -113,10 +113,6 @@ def contextual_similarity(sentence: Sentence, passage: Passage, query_embedding:
     return 0.5 * float(sentence.embedding @ query_embedding) + 0.5 * passage.dense_score
 
 
-def _same_script(word: str, language: str) -> bool:
-    return detect_language(word) == language
-
-
 def measure_signals(
     retrieval: Retrieval,
     passage_terms: set[str],
@@ -153,11 +149,12 @@ def measure_signals(
         signals.answer_coverage = weighted_coverage(
             own_terms, weights, lambda term: match_strength(term, context_terms)
         )
-    # Names and specific tokens are compared only within one script: "Japan" is not looked for in Russian.
+    # Names are compared only within one script ("Japan" is not looked for in Russian); specific tokens
+    # (options, versions, program names) are written the same in every language.
     signals.missing_names = [
         name
         for name in find_names(question)
-        if _same_script(name, context.script)
+        if detect_language(name) == context.script
         and not is_stopword(name)
         and not any(match_strength(stem, context_terms) for stem in extract_terms(name))
     ]

@@ -98,17 +98,6 @@ def split_into_sentences(text: str, offset: int = 0) -> list[tuple[int, int]]:
     return [(offset + sentence.start, offset + sentence.stop) for sentence in sentenize(text) if sentence.text.strip()]
 
 
-def split_into_paragraphs(text: str) -> list[tuple[int, int]]:
-    """Return (start, end) spans of paragraphs: blank-line separated blocks, or lines if there are none."""
-    pattern = r"\S(?:.*?\S)?(?=\s*\n\s*\n|\s*$)" if re.search(r"\n[ \t]*\n", text) else r"[^\n]*\S[^\n]*"
-    spans = []
-    for match in re.finditer(pattern, text, flags=re.DOTALL if "(?=" in pattern else 0):
-        leading = len(match.group()) - len(match.group().lstrip())
-        trailing = len(match.group().rstrip())
-        spans.append((match.start() + leading, match.start() + trailing))
-    return spans
-
-
 def find_names(text: str) -> list[str]:
     """Return the normalized capitalized words that do not open a sentence (names, places, acronyms)."""
     names = []
@@ -180,9 +169,12 @@ _DATE = re.compile(
 
 
 def expected_answer_type(question: str) -> str | None:
-    """Return "number" or "date" when the question asks for one ("сколько", "when"), else None."""
+    """Return "number" or "date" when the question asks for one ("сколько", "when"), else None.
+
+    Pass the question without instructions about the answer (`strip_instructions`), as the answerer does.
+    """
     # The question word opens the question ("When …", "В каком году …"), not a clause inside it ("… when A1 …").
-    opening = " ".join(split_into_words(strip_instructions(question))[:4])
+    opening = " ".join(split_into_words(question)[:4])
     for kind, pattern in _QUESTION_WORD.items():
         if pattern.search(opening):
             return kind
@@ -203,7 +195,7 @@ def find_specific_tokens(text: str) -> list[str]:
     if detect_language(text) == "ru":
         # In a Russian question a Latin-script word names a program, option or product ("synaptic").
         tokens = [word for word in split_into_words(text) if _LATIN.search(word) and not _CYRILLIC.search(word)]
-        return [token for token in tokens if len(token) >= 2] + _specific(text)
+        return list(dict.fromkeys([token for token in tokens if len(token) >= 2] + _specific(text)))
     return _specific(text)
 
 

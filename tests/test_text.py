@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from ingest.chunking import chunk_text
-from rag.text import split_into_paragraphs, split_into_sentences
+from ingest.structure import segment_text
+from rag.text import split_into_sentences
 
 ARTICLE = Path(__file__).resolve().parents[1] / "ingest" / "sample" / "japan-central-asia.ru.txt"
 ARTICLE_TEXT = ARTICLE.read_text(encoding="utf-8")
@@ -15,18 +16,22 @@ ARTICLE_TEXT = ARTICLE.read_text(encoding="utf-8")
 
 def test_paragraphs_are_blank_line_blocks_trimmed_of_white_space() -> None:
     text = "  First line.\nStill the first.  \n\n\n  Second one.\n \nThird."
-    spans = split_into_paragraphs(text)
-    assert [text[start:end] for start, end in spans] == ["First line.\nStill the first.", "Second one.", "Third."]
+    blocks = segment_text(text)
+    assert [text[block.start : block.end] for block in blocks] == [
+        "First line.\nStill the first.",
+        "Second one.",
+        "Third.",
+    ]
 
 
 def test_paragraphs_fall_back_to_lines_without_blank_lines() -> None:
     text = "line a\nline b\n  line c  \n"
-    assert [text[start:end] for start, end in split_into_paragraphs(text)] == ["line a", "line b", "line c"]
+    assert [text[block.start : block.end] for block in segment_text(text)] == ["line a", "line b", "line c"]
 
 
 @pytest.mark.parametrize("text", ["", "   ", "\n\n \n"])
 def test_blank_text_has_no_paragraphs(text: str) -> None:
-    assert split_into_paragraphs(text) == []
+    assert segment_text(text) == []
 
 
 def test_sentences_keep_russian_abbreviations_and_shift_by_offset() -> None:
@@ -58,8 +63,8 @@ def test_chunks_cover_every_sentence_of_every_paragraph_once() -> None:
     chunks = chunk_text(ARTICLE_TEXT, 700)
     expected = [
         span
-        for start, end in split_into_paragraphs(ARTICLE_TEXT)
-        for span in split_into_sentences(ARTICLE_TEXT[start:end], start)
+        for block in segment_text(ARTICLE_TEXT)
+        for span in split_into_sentences(ARTICLE_TEXT[block.start : block.end], block.start)
     ]
     assert [(span.start, span.end) for chunk in chunks for span in chunk.sentences] == expected
 
