@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -16,6 +18,35 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def server_env(data_dir: Path, **settings: str) -> dict[str, str]:
+    """Build a child environment explicitly: no CITECHAT_* leaks from the developer's shell."""
+    env = {name: os.environ[name] for name in ("PATH", "HOME", "LANG", "SYSTEMROOT") if name in os.environ}
+    env.update(
+        CITECHAT_DATA_DIR=str(data_dir),
+        HF_HUB_OFFLINE="1",
+        ANONYMIZED_TELEMETRY="False",
+        GRADIO_ANALYTICS_ENABLED="False",
+        PYTHONUNBUFFERED="1",
+    )
+    env.update({f"CITECHAT_{name.upper()}": value for name, value in settings.items()})
+    return env
+
+
+def start_serve(home: Path, env: dict[str, str], cwd: Path | None = None) -> tuple[str, subprocess.Popen[bytes], Path]:
+    """Start `citechat serve` on a free port, its output in `home`/server.log; return (url, process, log)."""
+    port = free_port()
+    log = home / "server.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ui.cli", "serve", "--port", str(port)],
+            cwd=cwd or home,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    return f"http://127.0.0.1:{port}", process, log
 
 
 def stop(process: subprocess.Popen[bytes], timeout: float = 15) -> None:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -15,7 +13,7 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
-from processes import free_port, stop, wait_until_answering
+from processes import server_env, start_serve, stop, wait_until_answering
 from pydantic import TypeAdapter
 
 from rag.models import Answer, DocumentInfo, StoreStatus
@@ -44,20 +42,6 @@ class Server:
         return httpx.Client(base_url=self.url, headers=headers, timeout=60)
 
 
-def server_env(data_dir: Path, **settings: str) -> dict[str, str]:
-    """Build the child environment explicitly: no CITECHAT_* leaks from the developer's shell."""
-    env = {name: os.environ[name] for name in ("PATH", "HOME", "LANG", "SYSTEMROOT") if name in os.environ}
-    env.update(
-        CITECHAT_DATA_DIR=str(data_dir),
-        HF_HUB_OFFLINE="1",
-        ANONYMIZED_TELEMETRY="False",
-        GRADIO_ANALYTICS_ENABLED="False",
-        PYTHONUNBUFFERED="1",
-    )
-    env.update({f"CITECHAT_{name.upper()}": value for name, value in settings.items()})
-    return env
-
-
 @pytest.fixture(scope="module")
 def start_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator:  # type: ignore[type-arg]
     """Return a function that starts `citechat serve` with given settings; every server stops at module end."""
@@ -65,17 +49,8 @@ def start_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator:  # type:
 
     def start(**settings: str) -> Server:
         home = tmp_path_factory.mktemp("serve")
-        port = free_port()
-        log = home / "server.log"
-        with log.open("wb") as sink:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "ui.cli", "serve", "--port", str(port)],
-                cwd=home,
-                env=server_env(home / "data", **settings),
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-            )
-        server = Server(f"http://127.0.0.1:{port}", home / "data", process, log)
+        url, process, log = start_serve(home, server_env(home / "data", **settings))
+        server = Server(url, home / "data", process, log)
         started.append(server)
         wait_until_answering(server.url + "/api/health", server.process, server.log, START_TIMEOUT_S)
         return server

@@ -7,7 +7,6 @@ or corrupt the store (reindex, a second server) is refused with a message saying
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from processes import free_port, stop, wait_until_answering
+from processes import free_port, server_env, start_serve, stop, wait_until_answering
 
 from rag.models import Answer
 from ui.writer_lock import KEY_HEADER, read_writer
@@ -45,18 +44,8 @@ class Server:
 
 
 def child_env(data_dir: Path, token: str | None) -> dict[str, str]:
-    """Build a child environment explicitly: no CITECHAT_* leaks from the developer's shell."""
-    env = {name: os.environ[name] for name in ("PATH", "HOME", "LANG") if name in os.environ}
-    env.update(
-        CITECHAT_DATA_DIR=str(data_dir),
-        HF_HUB_OFFLINE="1",
-        ANONYMIZED_TELEMETRY="False",
-        GRADIO_ANALYTICS_ENABLED="False",
-        PYTHONUNBUFFERED="1",
-    )
-    if token:
-        env["CITECHAT_API_TOKEN"] = token
-    return env
+    """The server's and the CLI's environment: the data directory and, when given, the API token."""
+    return server_env(data_dir, **({"api_token": token} if token else {}))
 
 
 def citechat(server: Server, *args: str, token: str | None = TOKEN) -> subprocess.CompletedProcess[str]:
@@ -76,18 +65,9 @@ def citechat(server: Server, *args: str, token: str | None = TOKEN) -> subproces
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One server with an API token on a fresh data directory (seeded with the bundled article)."""
     home = tmp_path_factory.mktemp("concurrent")
-    port = free_port()
-    log = home / "server.log"
     env = child_env(home / "data", TOKEN)
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "ui.cli", "serve", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    running = Server(f"http://127.0.0.1:{port}", home / "data", env, process, log)
+    url, process, log = start_serve(home, env, cwd=ROOT)
+    running = Server(url, home / "data", env, process, log)
     try:
         wait_until_answering(running.url + "/api/health", process, log, 240)
         yield running

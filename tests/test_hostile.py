@@ -21,9 +21,9 @@ from typing import Any
 import gradio_client
 import httpx
 import pytest
-from processes import free_port, stop, wait_until_answering
+from processes import free_port, server_env, start_serve, stop, wait_until_answering
 from pydantic import TypeAdapter
-from test_api import QUESTION, START_TIMEOUT_S, Server, assert_error, server_env
+from test_api import QUESTION, START_TIMEOUT_S, Server, assert_error
 
 from ingest.pipeline import discover_files
 from rag.config import Settings
@@ -51,18 +51,10 @@ class SecuredServer(Server):
 def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecuredServer]:
     """`citechat serve` with an API token and a web user; Gradio's temp dir is watched for stray writes."""
     home = tmp_path_factory.mktemp("hostile")
-    port, log = free_port(), home / "server.log"
     env = server_env(home / "data", api_token=TOKEN, web_user=USER, web_password=PASSWORD, max_upload_mb="1")
     env["GRADIO_TEMP_DIR"] = str(home / "gradio-tmp")
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "ui.cli", "serve", "--port", str(port)],
-            cwd=home,
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    server = SecuredServer(f"http://127.0.0.1:{port}", home / "data", process, log, home / "gradio-tmp")
+    url, process, log = start_serve(home, env)
+    server = SecuredServer(url, home / "data", process, log, home / "gradio-tmp")
     try:
         wait_until_answering(server.url + "/api/health", process, log, START_TIMEOUT_S)
         yield server
