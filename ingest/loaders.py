@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import logging
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -247,21 +247,56 @@ def _load_html(data: bytes, path: Path) -> tuple[str, list[Block], list[str]]:
     return text, mark_edge_matter(text, blocks), [title, first_heading]
 
 
-def _page_lines(pages: Sequence[str]) -> list[list[str]]:
+def strip_page_furniture(pages: Sequence[str]) -> list[list[str]]:
     """Return each page's lines without running headers, footers and page numbers.
 
-    A line that recurs (digits aside) on at least 3 pages and 30% of them is furniture, not content.
+    A line that recurs (digits aside) on at least 3 pages and 30% of them is furniture, not content; so is
+    a short first or last line of a page that shares three words in a row with such lines of as many pages
+    ("1.4. Создание пакетов Ubuntu Packaging Guide": the section title changes, the book title does not).
     """
     lines = [[line.strip() for line in page.splitlines() if line.strip()] for page in pages]
+    limit = max(3, 0.3 * len(lines))
     seen: dict[str, int] = {}
     for page in lines:
-        for key in {re.sub(r"\d+", "#", line) for line in page}:
+        for key in {_furniture_key(line) for line in page}:
             seen[key] = seen.get(key, 0) + 1
-    limit = max(3, 0.3 * len(lines))
-    return [
-        [line for line in page if seen[re.sub(r"\d+", "#", line)] < limit and not re.fullmatch(r"[\d\s/–-]+", line)]
-        for page in lines
-    ]
+    edge_seen: dict[tuple[str, ...], int] = {}
+    for page in lines:
+        for trigram in {trigram for line in _edges(page) for trigram in _trigrams(line)}:
+            edge_seen[trigram] = edge_seen.get(trigram, 0) + 1
+    running = {trigram for trigram, count in edge_seen.items() if count >= limit}
+    kept = []
+    for page in lines:
+        edges = {id(line) for line in _edges(page) if running.intersection(_trigrams(line))}
+        kept.append(
+            [
+                line
+                for line in page
+                if seen[_furniture_key(line)] < limit
+                and id(line) not in edges
+                and not re.fullmatch(r"[\d\s/–-]+", line)
+            ]
+        )
+    return kept
+
+
+def _furniture_key(line: str) -> str:
+    return re.sub(r"\d+", "#", line)
+
+
+def _edges(page: list[str]) -> list[str]:
+    """Return a page's first and last two lines when they are short (where running titles sit)."""
+    return [line for line in page[:2] + page[-2:] if count_words(line) <= SHORT_LINE_WORDS]
+
+
+def _trigrams(line: str) -> set[tuple[str, ...]]:
+    words = [word.lower() for word in re.findall(r"[^\W\d_]+", line)]
+    return {tuple(words[i : i + 3]) for i in range(len(words) - 2)}
+
+
+# Lines that begin a block of their own in a PDF: list marks, numbered headings, shell prompts.
+_PDF_BLOCK_START = re.compile(r"^(?:[-•◦▪*–]\s|\d{1,3}(?:\.\d+)*[.)]?\s|[$#]\s)")
+_PROMPT = re.compile(r"^[$#]\s")
 
 
 def reflow_page(lines: Sequence[str]) -> str:
@@ -271,10 +306,12 @@ def reflow_page(lines: Sequence[str]) -> str:
     for line in lines:
         previous = paragraphs[-1][-1] if paragraphs else ""
         ends_paragraph = not previous or (previous.endswith((".", "!", "?", ":", "…")) and len(previous) < 0.8 * width)
-        standalone = bool(re.match(r"^(?:[-•◦▪*]|\d{1,3}(?:\.\d+)*[.)]?\s)", line)) or (
-            is_short_line(previous) and len(previous) < 0.6 * width and line[:1].isupper()
+        standalone = bool(_PDF_BLOCK_START.match(line)) or _PROMPT.match(previous) is not None
+        # A short line that stops well before the margin without closing its sentence is a heading or label.
+        after_label = (
+            is_short_line(previous) and len(previous) < 0.6 * width and not previous.endswith((",", "-", "–", "—"))
         )
-        if ends_paragraph or standalone:
+        if ends_paragraph or standalone or after_label:
             paragraphs.append([line])
         elif re.search(r"[^\W\d_]-$", previous) and line[:1].islower():
             paragraphs[-1][-1] = previous[:-1] + line  # a word hyphenated at the line end
@@ -283,22 +320,43 @@ def reflow_page(lines: Sequence[str]) -> str:
     return "\n\n".join("\n".join(paragraph) for paragraph in paragraphs)
 
 
-def _load_pdf(path: Path) -> tuple[str, list[str]]:
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+# PDFium is not thread-safe, and uploads may be read from several threads at once.
+_PDFIUM_LOCK = threading.Lock()
 
-    # pypdf logs every repair it attempts; the one-line reason below is what a user needs.
-    logging.getLogger("pypdf").setLevel(logging.ERROR)
-    try:
-        reader = PdfReader(str(path))
-        pages = [page.extract_text() or "" for page in reader.pages]
-        title = str(reader.metadata.title or "") if reader.metadata else ""
-    except (PdfReadError, ValueError, KeyError, TypeError) as error:
-        raise UserInputError(f"{path}: is not a readable PDF ({error}); skipped") from None
-    text = "\n\n".join(reflow_page(page) for page in _page_lines(pages) if page)
+
+def _load_pdf(path: Path) -> tuple[str, list[str]]:
+    """Read a PDF's text layer with PDFium, which keeps the spaces of justified lines (pypdf glues their words)."""
+    import pypdfium2 as pdfium
+
+    with _PDFIUM_LOCK:
+        try:
+            document = pdfium.PdfDocument(str(path))
+        except pdfium.PdfiumError as error:
+            raise UserInputError(f"{path}: is not a readable PDF ({error}); skipped") from None
+        try:
+            pages = [_page_text(document, index) for index in range(len(document))]
+            title = str(document.get_metadata_dict().get("Title", ""))
+        finally:
+            document.close()
+    # Pages are reflowed as one stream, so a paragraph broken by a page end is joined again.
+    text = reflow_page([line for page in strip_page_furniture(pages) for line in page])
     if not text.strip():
         raise UserInputError(f"{path}: the PDF has no text layer (scanned?); run OCR (e.g. ocrmypdf) first")
     return text, [title]
+
+
+def _page_text(document: Any, index: int) -> str:
+    page = document[index]
+    try:
+        textpage = page.get_textpage()
+        try:
+            text = str(textpage.get_text_range())
+        finally:
+            textpage.close()
+    finally:
+        page.close()
+    # PDFium marks a word hyphenated at a line end with U+FFFE (or U+0002) inside the joined word.
+    return re.sub("[\ufffe\u0002]", "", text).replace("\r\n", "\n").replace("\r", "\n")
 
 
 def load_document(path: Path, max_bytes: int) -> Document:

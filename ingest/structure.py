@@ -24,6 +24,7 @@ _TERMINAL = ".!?…;"
 _LIST_MARK = re.compile(r"^\s*(?:[-*+•◦▪–—]|\d{1,3}[.)]|[a-zа-я][.)])\s+\S", re.IGNORECASE)
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+\S")
 _FENCE = re.compile(r"^\s{0,3}(```|~~~)")
+_SHELL_PROMPT = re.compile(r"^[$#] \S")
 _LABEL_LINE = re.compile(r"^[^\W\d_][\w .-]{0,30}:\s+\S")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
@@ -72,7 +73,7 @@ def mark_edge_matter(text: str, blocks: list[Block]) -> list[Block]:
         at_end = position >= len(blocks) - EDGE_BLOCKS
         if block.kind not in ("text", "heading") or not (at_start or at_end):
             continue
-        if position == 0 and is_short_line(piece) and not _LABEL_LINE.match(piece):
+        if position == 0 and is_heading_line(piece) and not _LABEL_LINE.match(piece):
             block.kind = "heading"
             block.level = 1
         elif (
@@ -156,10 +157,23 @@ def segment_text(text: str) -> list[Block]:
     for index, block in enumerate(blocks[:-1]):
         piece = text[block.start : block.end]
         following = text[blocks[index + 1].start : blocks[index + 1].end]
-        if block.kind == "text" and is_short_line(piece) and not looks_like_code(piece) and reads_as_prose(following):
+        if block.kind == "text" and _SHELL_PROMPT.match(piece):
+            block.kind = "code"
+        elif is_heading_line(piece) and block.kind == "text" and reads_as_prose(following):
             block.kind = "heading"
             block.level = 2
     return mark_edge_matter(text, blocks)
+
+
+def is_heading_line(text: str) -> bool:
+    """Tell whether a standalone line can be a heading: short, one phrase, not code, not a lead-in ("…:")."""
+    stripped = text.strip()
+    return (
+        is_short_line(stripped)
+        and not stripped.endswith(":")
+        and not re.search(r"[.!?…]\s+\w", stripped)
+        and not looks_like_code(stripped)
+    )
 
 
 def looks_like_code(text: str) -> bool:

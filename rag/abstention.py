@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -37,6 +38,9 @@ UNKNOWN_NAME_DENSE = 0.88
 # (an attribute the text never states) and one answerable question in 150; 0.5 twice that many.
 MIN_ANSWER_COVERAGE = 0.4
 MIN_FOCUS_TERMS = 2
+# A token the question names ("Debian" in a Debian manual) that a tenth of the chunks mention is the
+# corpus's topic, not the specific thing asked about: idf = ln(1 + (N + 1) / (df + 0.5)) at df = N / 10.
+TOPIC_WIDE_IDF = math.log(11.0)
 # Snowball keeps alternations apart ("перевел"/"перевод"); a shared prefix this long, covering
 # this share of the shorter stem, counts as half a match.
 PREFIX_CHARS = 5
@@ -65,6 +69,7 @@ class AnswerContext:
 
     text: str
     script: str
+    quoted: str = ""
 
     @classmethod
     def around(cls, picks: Sequence[tuple[Passage, int]]) -> AnswerContext:
@@ -74,7 +79,8 @@ class AnswerContext:
             parts.extend([passage.title, passage.heading])
             parts.extend(sentence.text for sentence in passage.sentences[max(0, index - 1) : index + 2])
         text = "\n".join(part for part in parts if part)
-        return cls(text=text, script=detect_language(text))
+        quoted = "\n".join(passage.sentences[index].text for passage, index in picks)
+        return cls(text=text, script=detect_language(text), quoted=quoted)
 
 
 def match_strength(term: str, present: set[str]) -> float:
@@ -157,13 +163,24 @@ def measure_signals(
         if detect_language(name) == context.script
         and not is_stopword(name)
         and not any(match_strength(stem, context_terms) for stem in extract_terms(name))
+        and not _topic_wide(name, weights)
     ]
     lowered = normalize(context.text)
-    signals.missing_tokens = [token for token in find_specific_tokens(question) if token not in lowered]
+    signals.missing_tokens = [
+        token for token in find_specific_tokens(question) if token not in lowered and not _topic_wide(token, weights)
+    ]
+    # The asked value must be in what is quoted, not only next to it.
     wanted = expected_answer_type(question)
-    if wanted and not has_answer_type(context.text, wanted):
+    # (Whether a command is quoted says nothing here: a command for another task is one too.)
+    if wanted in ("number", "date") and not has_answer_type(context.quoted or context.text, wanted, question):
         signals.missing_type = wanted
     return signals
+
+
+def _topic_wide(word: str, weights: dict[str, float]) -> bool:
+    """Tell whether a word of the question is so common in the corpus that it is its topic, not the asked thing."""
+    stems = extract_terms(word) or [stem_word(word)]
+    return all(weights.get(stem, TOPIC_WIDE_IDF) < TOPIC_WIDE_IDF for stem in stems)
 
 
 @dataclass

@@ -147,9 +147,11 @@ def is_addressed_to_assistant(text: str) -> bool:
 
 _QUESTION_WORD = {
     "number": re.compile(
-        r"\b(сколько|скольких|how (?:much|many|long|big|large|old)|what (?:amount|share|percentage|number|size))\b",
+        r"\b(сколько|скольких|как часто|как(?:ая|ую|ой|ие|ого) (?:верси|размер|объ[её]м|процент|дол[яю])\w*|"
+        r"how (?:much|many|long|big|large|old|often)|(?:what|which) (?:amount|share|percentage|number|size|version))\b",
         re.IGNORECASE,
     ),
+    "command": re.compile(r"\b(как(?:ой|ую|ими) команд\w*|(?:what|which) commands?)\b", re.IGNORECASE),
     "date": re.compile(
         r"\b(когда|в как(?:ом|ие|ой) (?:год|месяц|день)\w*|what (?:year|date|month)|when)\b", re.IGNORECASE
     ),
@@ -169,7 +171,7 @@ _DATE = re.compile(
 
 
 def expected_answer_type(question: str) -> str | None:
-    """Return "number" or "date" when the question asks for one ("сколько", "when"), else None.
+    """Return "number", "command" or "date" when the question asks for one ("сколько", "which command"), else None.
 
     Pass the question without instructions about the answer (`strip_instructions`), as the answerer does.
     """
@@ -181,9 +183,34 @@ def expected_answer_type(question: str) -> str | None:
     return None
 
 
-def has_answer_type(text: str, kind: str) -> bool:
-    """Tell whether `text` holds a value of the asked kind (a number, or a date)."""
-    return bool((_NUMBER if kind == "number" else _DATE).search(text))
+# Digits glued to Latin letters, paths, options or keys are names ("ext4", "x86_64", "V:111",
+# "aptitude-0.8.13"), not quantities.
+_IDENTIFIER = re.compile(r"[a-z_]\d|\d[a-z_]|[a-z]-\d|[a-z]\(\d|[/:=@\\]", re.IGNORECASE)
+
+
+_COMMAND_LINE = re.compile(r"(?:^|\n)\s*[$#] \S")
+
+
+def has_answer_type(text: str, kind: str, question: str = "") -> bool:
+    """Tell whether `text` holds a value of the asked kind (a number, or a date) that the question does not name.
+
+    "Когда вышла версия 0.8.13?" is not answered by a sentence whose only number is 0.8.13.
+    """
+    if kind == "command":
+        return _COMMAND_LINE.search(text) is not None
+    asked = set(split_into_words(question))
+    asked_numbers = set(re.findall(r"\d+", question))
+    for match in (_NUMBER if kind == "number" else _DATE).finditer(text):
+        start = max(text.rfind(" ", 0, match.start()), text.rfind("\n", 0, match.start())) + 1
+        end = min((i for i in (text.find(" ", match.end()), text.find("\n", match.end())) if i >= 0), default=len(text))
+        token = text[start:end].strip(".,;:!?()[]«»\"'")
+        if _IDENTIFIER.search(token):
+            continue
+        numbers = set(re.findall(r"\d+", token))
+        if normalize(match.group(0)) in asked or (numbers and numbers <= asked_numbers):
+            continue
+        return True
+    return False
 
 
 def find_specific_tokens(text: str) -> list[str]:

@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from ingest.loaders import load_document
-from rag.answering.extractive import is_quotable
+from ingest.loaders import load_document, reflow_page, strip_page_furniture
+from ingest.structure import segment_text
+from rag.abstention import AnswerContext, measure_signals
+from rag.answering.extractive import fit_coverage_by_similarity, is_quotable
 from rag.config import Settings
 from rag.embeddings import Embedder
 from rag.engine import Engine
-from rag.models import Sentence
-from rag.text import expected_answer_type, find_specific_tokens, strip_instructions
+from rag.models import Retrieval, Sentence
+from rag.text import (
+    expected_answer_type,
+    extract_terms,
+    find_specific_tokens,
+    has_answer_type,
+    stem_word,
+    strip_instructions,
+)
 from ui.runtime import build_corpus_engine
 
 MAX_BYTES = 2**20
+CORPORA = Path(__file__).resolve().parent / "corpora"
 
 GUIDE = """<html><head><title>Управление пакетами</title></head><body>
 <div class="navheader"><a href="a.html">Назад</a> <a href="b.html">Далее</a></div>
@@ -129,6 +141,10 @@ def test_placeholder_pdf_titles_fall_back_to_the_text(tmp_path: Path) -> None:
 def test_question_types_and_specific_tokens() -> None:
     assert expected_answer_type("В каком году вышел Debian?") == "date"
     assert expected_answer_type("Сколько стоит билет?") == "number"
+    assert expected_answer_type("Какую версию debhelper указать?") == "number"
+    assert expected_answer_type("How often is Ubuntu released?") == "number"
+    assert expected_answer_type("Какой командой настроить pbuilder?") == "command"
+    assert expected_answer_type("Что делает команда apt clean?") is None
     assert expected_answer_type("What does =SUM(A1) return when A1 is TRUE?") is None
     assert find_specific_tokens("В каком каталоге synaptic хранит пакеты?") == ["synaptic"]
     assert "--purge" not in find_specific_tokens("remove with --purge") and "purge" in find_specific_tokens(
@@ -145,3 +161,72 @@ def test_injected_instructions_are_cut_from_llm_prompts() -> None:
     passage = Passage("c1", f"{fact} {injected}", "s", "t", 0, 10)
     passage.sentences = [Sentence(fact, 0, len(fact)), Sentence(injected, len(fact) + 1, len(fact) + 1 + len(injected))]
     assert text_for_prompt(passage) == f"{fact} […]"
+
+
+def test_the_asked_value_is_new_and_not_part_of_a_name() -> None:
+    question = "Когда была выпущена версия aptitude 0.8.13?"
+    assert not has_answer_type("Введите cd aptitude-0.8.13 && make.", "date", question)
+    assert not has_answer_type("Версия 0.8.13 исправляет ошибки.", "number", "Что нового в версии 0.8.13?")
+    assert not has_answer_type("See journalctl(1) and ext4 for details.", "number", "How long are logs kept?")
+    assert has_answer_type("В 2010-х годах Токио участвовал в проекте.", "date", "Когда Токио участвовал?")
+    assert has_answer_type("Journald keeps logs for 30 days.", "number", "How long are logs kept?")
+
+
+def test_pdf_running_titles_go_and_paragraphs_join_across_pages() -> None:
+    pages = [
+        f"{n}.1 Раздел {n} Руководство по сборке пакетов\nТекст страницы {n} продолжается без точки на конце и\n{n}"
+        for n in range(1, 6)
+    ]
+    kept = strip_page_furniture(pages)
+    assert all(not any("Руководство по сборке" in line for line in page) for page in kept)
+    assert all(line != str(n) for n, page in enumerate(kept, 1) for line in page)
+    text = reflow_page(
+        [
+            "Это длинная строка абзаца, которая продолжается",
+            "на следующей странице.",
+            "Настройка",
+            "pbuilder собирает пакеты в чистой среде.",
+            "Наберите",
+            "$ pbuilder-dist xenial create",
+            "where the release is named.",
+        ]
+    )
+    paragraphs = text.split("\n\n")
+    assert paragraphs[0] == "Это длинная строка абзаца, которая продолжается\nна следующей странице."
+    assert "Настройка" in paragraphs and "$ pbuilder-dist xenial create" in paragraphs
+
+
+def test_a_shell_prompt_line_is_code_and_a_lead_in_is_no_heading() -> None:
+    text = (
+        "Настроить pbuilder просто. Он служит нескольким целям:\n\n$ pbuilder-dist xenial create\n\n"
+        "Дальше идёт обычный текст, который объясняет, что происходит при создании среды сборки."
+    )
+    kinds = {text[b.start : b.end]: b.kind for b in segment_text(text)}
+    assert kinds["$ pbuilder-dist xenial create"] == "code"
+    assert kinds["Настроить pbuilder просто. Он служит нескольким целям:"] != "heading"
+
+
+def test_the_pdf_text_keeps_the_spaces_of_justified_lines() -> None:
+    pdf = next((CORPORA / "packaging-ru-pdf" / "docs").glob("*.pdf"))
+    text = load_document(pdf, 50 * MAX_BYTES).text
+    glued = [word for word in text.split() if len(word) >= 30 and not re.search(r"[/_=@<>.\d]", word)]
+    assert not glued, glued[:3]
+
+
+def test_a_token_the_whole_corpus_mentions_is_its_topic_not_missing_evidence() -> None:
+    question = "Какая программа в Debian удерживает пакеты в synaptic?"
+    context = AnswerContext(text="Программа aptitude удерживает пакеты.", script="ru", quoted="")
+    rare = {stem_word("debian"): 4.0, stem_word("synaptic"): 4.0}
+    common = {stem_word("debian"): 1.2, stem_word("synaptic"): 4.0}
+    for weights, expected in ((rare, ["debian", "synaptic"]), (common, ["synaptic"])):
+        retrieval = Retrieval(question, np.zeros(4, dtype=np.float32), extract_terms(question), [], weights)
+        assert measure_signals(retrieval, set(), question, context).missing_tokens == expected
+
+
+def test_cross_language_keyword_credit_follows_similarity_or_is_not_given() -> None:
+    rising = [(0.80 + 0.01 * i, 0.05 * i) for i in range(10)]
+    estimate = fit_coverage_by_similarity(rising)
+    assert estimate is not None and estimate(0.80) < estimate(0.85) < estimate(0.89) <= 1.0
+    assert estimate(0.5) == 0.0 and estimate(2.0) == 1.0
+    assert fit_coverage_by_similarity(rising[:3]) is None
+    assert fit_coverage_by_similarity([(x, 1.0 - y) for x, y in rising]) is None

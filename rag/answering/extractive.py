@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
+
+import numpy as np
 
 from rag.abstention import (
     AbstentionPolicy,
@@ -57,6 +60,15 @@ WHY_MARGIN = JOIN_MARGIN
 # What a lead-in ("выполните:", "the following command:") pulls in after itself.
 LEAD_IN_MAX_UNITS = 3
 LEAD_IN_MAX_CHARS = 400
+# A sentence this short between prose and code is a lead-in ("Наберите", "Run:").
+LEAD_IN_WORDS = 3
+# Openings of a sentence that qualifies or corrects the one before it.
+CONTRAST = re.compile(
+    r"(однако|тем не менее|но|впрочем|вместо этого|however|but|nevertheless|nonetheless|instead|still)\b",
+    re.IGNORECASE,
+)
+# Cross-language keyword credit is fitted on at least this many same-language sentences.
+MIN_FIT_POINTS = 8
 # Kinds that are context, not answers.
 UNQUOTABLE_KINDS = frozenset({"heading", "term"})
 
@@ -73,12 +85,67 @@ class ScoredSentence:
 
 
 @dataclass
+class _Candidate:
+    """A quotable sentence before scoring: similarity, keyword coverage, whether in the question's language."""
+
+    sentence: Sentence
+    passage: Passage
+    index: int
+    similarity: float
+    coverage: float
+    terms: set[str]
+    native: bool
+
+
+@dataclass
 class Inspection:
     """A candidate answer before the refusal decision: its sentences and the signals about them."""
 
     chosen: list[ScoredSentence]
     signals: EvidenceSignals
     same_language: bool
+
+
+def fit_coverage_by_similarity(points: Sequence[tuple[float, float]]) -> Callable[[float], float] | None:
+    """Fit keyword coverage as a rising line of similarity over (similarity, coverage) points, or None.
+
+    None when too few points, or no rising trend, make the fit meaningless.
+    """
+    if len(points) < MIN_FIT_POINTS:
+        return None
+    x = np.array([point[0] for point in points])
+    y = np.array([point[1] for point in points])
+    if float(np.ptp(x)) < 1e-6:
+        return None
+    slope, intercept = np.polyfit(x, y, 1)
+    if slope <= 0:
+        return None
+    return lambda similarity: float(min(1.0, max(0.0, slope * similarity + intercept)))
+
+
+def _announces_code(sentences: Sequence[Sentence], index: int) -> bool:
+    """Tell whether prose is followed by code, directly or after a short lead-in ("… просто. Наберите" + command)."""
+    if sentences[index].kind == "code" or index + 1 >= len(sentences):
+        return False
+    following = sentences[index + 1]
+    if following.kind == "code":
+        return True
+    short_lead_in = following.kind == "text" and len(split_into_words(following.text)) <= LEAD_IN_WORDS
+    return short_lead_in and index + 2 < len(sentences) and sentences[index + 2].kind == "code"
+
+
+def _qualifies(passage: Passage, index: int) -> bool:
+    """Tell whether the next sentence of the same paragraph qualifies this one ("Однако …", "However, …").
+
+    Quoting "you cannot select text while aptitude uses the mouse" without the "however, hold Shift"
+    that follows would misstate the document.
+    """
+    sentences = passage.sentences
+    if index + 1 >= len(sentences):
+        return False
+    current, following = sentences[index], sentences[index + 1]
+    between = passage.text[current.end - passage.start : following.start - passage.start]
+    return "\n\n" not in between and CONTRAST.match(following.text.strip()) is not None
 
 
 def is_quotable(sentence: Sentence) -> bool:
@@ -149,29 +216,43 @@ class ExtractiveAnswerer(Answerer):
             for term, weight in retrieval.term_weights.items()
         }
         wanted = expected_answer_type(question)
-        scored: list[ScoredSentence] = []
+        question_language = detect_language(request.standalone_question)
         passage_language = {passage.chunk_id: detect_language(passage.text) for passage in retrieval.passages}
+        candidates: list[_Candidate] = []
         for passage in retrieval.passages:
             for index, sentence in enumerate(passage.sentences):
                 if sentence.embedding is None or not is_quotable(sentence):
                     continue
                 terms = set(extract_terms(sentence.text))
                 coverage = 0.0
+                language = detect_language(sentence.text)
                 # A foreign-language line inside a document (a source title, a quote) shares words
                 # with same-language questions by accident, so only native sentences earn keyword credit.
-                if detect_language(sentence.text) == passage_language[passage.chunk_id] or sentence.kind == "code":
+                if language == passage_language[passage.chunk_id] or sentence.kind == "code":
                     coverage = weighted_coverage(retrieval.query_terms, weights, partial(match_strength, present=terms))
                 if sentence.kind == "meta" and coverage < META_MIN_COVERAGE:
                     continue
-                words = len(split_into_words(sentence.text))
-                score = (
-                    contextual_similarity(sentence, passage, retrieval.query_embedding)
-                    + LEXICAL_WEIGHT * coverage
-                    + PASSAGE_WEIGHT * passage.score / top_passage
-                    - SHORT_PENALTY * max(0, SHORT_WORDS - words) / SHORT_WORDS
-                    + (ANSWER_TYPE_BONUS if wanted and has_answer_type(sentence.text, wanted) else 0.0)
-                )
-                scored.append(ScoredSentence(sentence, passage, index, score, terms))
+                similarity = contextual_similarity(sentence, passage, retrieval.query_embedding)
+                native = language == question_language or sentence.kind == "code"
+                candidates.append(_Candidate(sentence, passage, index, similarity, coverage, terms, native))
+        estimate = fit_coverage_by_similarity([(item.similarity, item.coverage) for item in candidates if item.native])
+        scored: list[ScoredSentence] = []
+        for item in candidates:
+            coverage = item.coverage
+            if not item.native and estimate is not None:
+                # Words cannot match across languages: a sentence in another language than the question
+                # gets the keyword credit that the question's own-language sentences of equal
+                # similarity get here, so an answer in the other document is not outvoted by its words.
+                coverage = max(coverage, estimate(item.similarity))
+            words = len(split_into_words(item.sentence.text))
+            score = (
+                item.similarity
+                + LEXICAL_WEIGHT * coverage
+                + PASSAGE_WEIGHT * item.passage.score / top_passage
+                - SHORT_PENALTY * max(0, SHORT_WORDS - words) / SHORT_WORDS
+                + (ANSWER_TYPE_BONUS if wanted and self._has_value(item.passage, item.index, wanted, question) else 0.0)
+            )
+            scored.append(ScoredSentence(item.sentence, item.passage, item.index, score, item.terms))
         scored.sort(key=lambda item: (-item.score, item.passage.start, item.sentence.start))
         return scored
 
@@ -183,7 +264,7 @@ class ExtractiveAnswerer(Answerer):
         chosen = [best]
         length = len(best.sentence.text)
         covered = {term for term in question_terms if match_strength(term, best.terms)}
-        typed = wanted is None or has_answer_type(best.sentence.text, wanted)
+        typed = wanted is None or self._has_value(best.passage, best.index, wanted, question)
         asks_why = asks_for_reasons(question)
         for candidate in scored[1 : self._max_sentences * 4]:
             if len(chosen) >= self._max_sentences or candidate.score < best.score - JOIN_MARGIN:
@@ -193,7 +274,11 @@ class ExtractiveAnswerer(Answerer):
             if any(candidate.sentence.text == item.sentence.text for item in chosen):
                 continue
             adds = {term for term in question_terms - covered if match_strength(term, candidate.terms)}
-            adds_type = not typed and wanted is not None and has_answer_type(candidate.sentence.text, wanted)
+            adds_type = (
+                not typed
+                and wanted is not None
+                and self._has_value(candidate.passage, candidate.index, wanted, question)
+            )
             # A "why" question can have several reasons: another close sentence is a part, not padding.
             if not adds and not adds_type and not (asks_why and candidate.score >= best.score - WHY_MARGIN):
                 continue
@@ -202,6 +287,13 @@ class ExtractiveAnswerer(Answerer):
             typed = typed or adds_type
             length += len(candidate.sentence.text)
         return chosen
+
+    @staticmethod
+    def _has_value(passage: Passage, index: int, wanted: str, question: str) -> bool:
+        """Tell whether a sentence holds the asked value; for a command, whether it is or announces code."""
+        if wanted == "command":
+            return passage.sentences[index].kind == "code" or _announces_code(passage.sentences, index)
+        return has_answer_type(passage.sentences[index].text, wanted, question)
 
     @staticmethod
     def _needs_context(sentence: Sentence, previous: Sentence) -> bool:
@@ -226,7 +318,7 @@ class ExtractiveAnswerer(Answerer):
             if item.index > 0 and self._needs_context(item.sentence, sentences[item.index - 1]):
                 take(item, item.index - 1)
             take(item, item.index)
-            if item.sentence.text.rstrip().endswith(":"):
+            if item.sentence.text.rstrip().endswith(":") or _announces_code(sentences, item.index):
                 size = 0
                 for index in range(item.index + 1, min(len(sentences), item.index + 1 + LEAD_IN_MAX_UNITS)):
                     following = sentences[index]
@@ -234,8 +326,10 @@ class ExtractiveAnswerer(Answerer):
                     if size > LEAD_IN_MAX_CHARS and index > item.index + 1:
                         break
                     take(item, index)
-                    if following.kind not in ("code", "item"):
+                    if following.kind not in ("code", "item") and not _announces_code(sentences, index):
                         break
+            elif _qualifies(item.passage, item.index):
+                take(item, item.index + 1)
         return result
 
     @staticmethod
