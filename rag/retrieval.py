@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -14,11 +15,14 @@ from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
 from rag.abstention import weighted_coverage
 from rag.embeddings import Embedder
+from rag.errors import StoreError
 from rag.lexical import LexicalIndex
 from rag.models import Passage, Retrieval
 from rag.rerank import Reranker
-from rag.store import ChunkStore
+from rag.store import ChunkStore, ChunkVersion
 from rag.text import extract_terms
+
+logger = logging.getLogger("citechat.retrieval")
 
 # Reciprocal rank fusion constant from Cormack et al.; bench/sweep.py found no difference from 10 to 100.
 RRF_K = 60
@@ -70,9 +74,14 @@ class HybridRetriever(BaseRetriever):
         self._top_k = top_k
         self._reranker = reranker
         self._lock = threading.Lock()
+        self._build_lock = threading.Lock()
         self._lexical = LexicalIndex([])
+        self._committed: dict[str, str] = {}
         self._revision = -1
         self._checked_at = 0.0
+        self._rebuilding = False
+        # Stems of every stored chunk by id, kept between rebuilds: a new revision stems only new chunks.
+        self._terms: dict[str, tuple[ChunkVersion, list[str]]] = {}
 
     @property
     def lexical(self) -> LexicalIndex:
@@ -81,16 +90,75 @@ class HybridRetriever(BaseRetriever):
         return self._lexical
 
     def refresh(self, force: bool = False) -> None:
-        """Rebuild the lexical index when the store's revision changed."""
+        """Bring the lexical index up to the store's revision, at most once per revision.
+
+        The first build and a forced one (after this process wrote) happen here; a change seen while
+        answering is picked up by a background rebuild, so no request waits for it meanwhile.
+        """
         now = time.monotonic()
         if not force and now - self._checked_at < REVISION_CHECK_SECONDS:
             return
+        revision = self._store.revision()
+        if revision != self._revision:
+            if force or self._revision < 0:
+                self._rebuild(revision)
+            else:
+                self._start_rebuild(revision)
+        self._checked_at = now
+
+    def _start_rebuild(self, revision: int) -> None:
         with self._lock:
-            revision = self._store.revision()
-            if force or revision != self._revision:
-                self._lexical = LexicalIndex(self._store.all_chunks())
-                self._revision = revision
-            self._checked_at = now
+            if self._rebuilding:
+                return
+            self._rebuilding = True
+        threading.Thread(target=self._rebuild_in_background, args=(revision,), daemon=True).start()
+
+    def _rebuild_in_background(self, revision: int) -> None:
+        try:
+            self._rebuild(revision)
+        except StoreError as error:  # the next check tries again; answers go on with the old index
+            logger.warning("lexical index not rebuilt: %s", error)
+        finally:
+            with self._lock:
+                self._rebuilding = False
+
+    def _rebuild(self, revision: int) -> None:
+        with self._build_lock:
+            if revision == self._revision:
+                return
+            committed = {document.source: document.content_hash for document in self._store.documents()}
+            ids = self._store.chunk_ids()
+            known = self._terms
+            for version, text in self._store.chunk_texts([chunk_id for chunk_id in ids if chunk_id not in known]):
+                known[version.chunk_id] = (version, extract_terms(text))
+            stored = set(ids)
+            for gone in [chunk_id for chunk_id in known if chunk_id not in stored]:
+                del known[gone]
+            # Chunks of a write that never finished (no head chunk) are not searched.
+            visible = [
+                (chunk_id, known[chunk_id][1])
+                for chunk_id in ids
+                if chunk_id in known and committed.get(known[chunk_id][0].source) == known[chunk_id][0].content_hash
+            ]
+            index = LexicalIndex.from_terms(visible)
+            with self._lock:
+                self._lexical, self._committed, self._revision = index, committed, revision
+
+    def _committed_ids(self, nodes: Iterable[TextNode]) -> set[str]:
+        """Return the ids of the nodes that belong to committed document versions.
+
+        A version committed since the last rebuild (by another process, say) is looked up in the store.
+        """
+        nodes = list(nodes)
+        committed = self._committed
+
+        def version(node: TextNode) -> tuple[str, str]:
+            return str(node.metadata.get("source", "")), str(node.metadata.get("content_hash", ""))
+
+        unknown = sorted({source for source, digest in map(version, nodes) if committed.get(source) != digest})
+        if unknown:
+            committed = {**committed, **self._store.committed_versions(unknown)}
+        return {node.node_id for node in nodes if committed.get(version(node)[0]) == version(node)[1]}
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         retrieval = self.search(query_bundle.query_str, query_bundle.embedding)
@@ -113,6 +181,8 @@ class HybridRetriever(BaseRetriever):
         idf = {term: lexical.idf(term) for term in terms}
         presence = {term: lexical.presence(term) for term in terms}
         dense = self._store.search_chunks(query_embedding, CANDIDATES)
+        committed = self._committed_ids(node for node, _ in dense)
+        dense = [(node, score) for node, score in dense if node.node_id in committed]
         lexical_hits = lexical.search(terms, CANDIDATES)
         sentence_hits = self._store.search_sentences(query_embedding, CANDIDATES)
         sentence_ranking = list(dict.fromkeys(chunk_id for chunk_id, _ in sentence_hits))
@@ -124,11 +194,15 @@ class HybridRetriever(BaseRetriever):
             weights=[1.0, lexical_weight, 1.0],
         )
         ranked = sorted(fused, key=lambda chunk_id: -fused[chunk_id])
-        pool = ranked[: max(top_k * 2, top_k)] if self._reranker else ranked[:top_k]
+        size = max(top_k * 2, top_k) if self._reranker else top_k
 
         nodes = {node.node_id: node for node, _ in dense}
-        missing = [chunk_id for chunk_id in pool if chunk_id not in nodes]
-        nodes.update({node.node_id: node for node in self._store.get_chunks(missing)})
+        # Twice the pool is fetched: a sentence hit may belong to a write that never finished.
+        missing = [chunk_id for chunk_id in ranked[: 2 * size] if chunk_id not in nodes]
+        fetched = self._store.get_chunks(missing)
+        committed = self._committed_ids(fetched)
+        nodes.update({node.node_id: node for node in fetched if node.node_id in committed})
+        pool = [chunk_id for chunk_id in ranked if chunk_id in nodes][:size]
         dense_scores = {node.node_id: score for node, score in dense}
         unscored = [chunk_id for chunk_id in pool if chunk_id not in dense_scores]
         dense_scores.update(self._store.chunk_similarities(unscored, query_embedding))

@@ -3,23 +3,47 @@
 from __future__ import annotations
 
 import math
+import threading
+import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from llama_index.core.schema import TextNode
+from llama_index.core.schema import BaseNode, TextNode
 from llama_index.core.vector_stores.types import VectorStoreQuery
 from llama_index.vector_stores.chroma import ChromaVectorStore
 
 from rag.config import Settings
-from rag.errors import EmbedderMismatchError, StoreError
+from rag.errors import CitechatError, EmbedderMismatchError, StoreError
 from rag.models import DocumentInfo, Sentence, StoreStatus
 
 # Chroma's `get` with `$in` and `add` take bounded batches; this stays well inside both limits.
 _BATCH = 2000
+# A document version is committed by its first chunk (chunk_index 0), written after every other chunk and
+# sentence of it; the first chunk records how many chunks the version has and when it was committed.
+HEAD_INDEX = 0
+
+
+@dataclass
+class StoredVersion:
+    """What the store holds for one source: its committed version, and whether nothing else is stored with it."""
+
+    content_hash: str
+    chunks: int
+    complete: bool
+
+
+@dataclass
+class ChunkVersion:
+    """The document version a stored chunk belongs to (for indexes that must skip unfinished writes)."""
+
+    chunk_id: str
+    source: str
+    content_hash: str
 
 
 @dataclass
@@ -33,6 +57,10 @@ class SentenceRecord:
     text: str
     embedding: np.ndarray
     kind: str = "text"
+
+
+def _sentence_id(record: SentenceRecord) -> str:
+    return f"{record.chunk_id}:{record.start}"
 
 
 def make_data_directory(path: Path, data_dir: Path | None = None) -> None:
@@ -95,13 +123,21 @@ def _connect(settings: Settings) -> tuple[Any, str]:
 
 
 class ChunkStore:
-    """Chunks and their sentences in two Chroma collections, tagged with the embedder that built them."""
+    """Chunks and their sentences in two Chroma collections, tagged with the embedder that built them.
+
+    A document version becomes visible only when its head chunk (chunk_index 0) is stored, and that is
+    written last: a write cut short (a crash, a server that stops) leaves a version without a head, which
+    `documents()` does not list, `stored_version()` reports as incomplete and the next write replaces.
+    """
 
     def __init__(self, client: Any, prefix: str, embedder_name: str, dim: int, location: str) -> None:
         self._client = client
         self.embedder_name = embedder_name
         self.location = location
         self._dim = dim
+        self._remote = location.startswith(("http://", "https://"))
+        self._documents_lock = threading.Lock()
+        self._documents_cache: tuple[int, list[DocumentInfo]] | None = None
         try:
             self._chunks = client.get_or_create_collection(
                 f"{prefix}-chunks",
@@ -126,6 +162,27 @@ class ChunkStore:
         """Connect to the configured Chroma (embedded or server) and open the collections."""
         client, location = _connect(settings)
         return cls(client, settings.collection, embedder_name, dim, location)
+
+    @contextmanager
+    def _guard(self, action: str, writing: bool = False) -> Iterator[None]:
+        """Turn whatever Chroma raises while doing `action` into a StoreError saying what to do."""
+        try:
+            yield
+        except CitechatError:
+            raise
+        except Exception as error:
+            cause = f"{type(error).__name__}: {error}"
+            if self._remote:
+                fix = "start it again (chroma run --path DIR) or fix CITECHAT_CHROMA_URL"
+                happened = f"the Chroma server at {self.location} stopped answering while {action} ({cause})"
+            else:
+                fix = "check the disk (space, permissions)"
+                happened = f"the store at {self.location} failed while {action} ({cause})"
+            if writing:
+                fix += (
+                    ", then run the same ingest or upload again: what was written is kept, unchanged files are skipped"
+                )
+            raise StoreError(f"{happened}; {fix}") from None
 
     def built_with(self) -> str:
         """Return the name of the embedder that built the store."""
@@ -179,7 +236,36 @@ class ChunkStore:
             )
 
     def documents(self) -> list[DocumentInfo]:
-        """Return every stored document with its chunk count."""
+        """Return every committed document with its chunk count (read again only when the revision changed)."""
+        revision = self.revision()
+        with self._documents_lock:
+            cached = self._documents_cache
+        if cached is not None and cached[0] == revision:
+            return [document.model_copy() for document in cached[1]]
+        with self._guard("listing documents"):
+            documents = self._read_documents()
+        with self._documents_lock:
+            self._documents_cache = (revision, documents)
+        return [document.model_copy() for document in documents]
+
+    def _read_documents(self) -> list[DocumentInfo]:
+        heads = self._latest_heads(self._chunks.get(where={"chunk_index": HEAD_INDEX}, include=["metadatas"]))
+        counted: dict[tuple[str, str], int] = {}
+        if any("chunks" not in head for head in heads.values()):
+            # Heads written before versions recorded their size: count once from every chunk's metadata.
+            counted = self._count_versions()
+        return [
+            DocumentInfo(
+                source=source,
+                title=str(head.get("title", "")),
+                chunks=int(head.get("chunks", counted.get((source, str(head.get("content_hash", ""))), 0))),
+                content_hash=str(head.get("content_hash", "")),
+            )
+            for source, head in sorted(heads.items())
+        ]
+
+    def documents_by_scan(self) -> list[DocumentInfo]:
+        """Return the documents by reading every chunk's metadata (what `documents()` did before heads; bench)."""
         counts: dict[str, int] = defaultdict(int)
         first: dict[str, dict[str, Any]] = {}
         for metadata in self._all_chunk_metadata():
@@ -196,59 +282,110 @@ class ChunkStore:
             for source in sorted(counts)
         ]
 
+    @staticmethod
+    def _latest_heads(found: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """Return the newest head per source (two exist when a write stopped before dropping the old version)."""
+        heads: dict[str, dict[str, Any]] = {}
+        for metadata in found["metadatas"] or []:
+            source = str(metadata.get("source", ""))
+            known = heads.get(source)
+            if known is None or float(metadata.get("committed_at", 0)) > float(known.get("committed_at", 0)):
+                heads[source] = dict(metadata)
+        return heads
+
+    def _count_versions(self) -> dict[tuple[str, str], int]:
+        counts: dict[tuple[str, str], int] = defaultdict(int)
+        for metadata in self._all_chunk_metadata():
+            counts[(str(metadata.get("source", "")), str(metadata.get("content_hash", "")))] += 1
+        return counts
+
     def _all_chunk_metadata(self) -> Iterable[dict[str, Any]]:
         total = self.count()
         for offset in range(0, total, _BATCH):
             batch = self._chunks.get(include=["metadatas"], limit=_BATCH, offset=offset)
             yield from batch["metadatas"] or []
 
-    def document_hash(self, source: str) -> str | None:
-        """Return the content hash stored for `source`, or None when it is not stored."""
-        found = self._chunks.get(where={"source": source}, include=["metadatas"], limit=1)
-        metadatas = found["metadatas"] or []
-        return str(metadatas[0].get("content_hash")) if metadatas else None
+    def committed_versions(self, sources: Sequence[str]) -> dict[str, str]:
+        """Return {source: content hash of its committed version} for those of `sources` that have one."""
+        if not sources:
+            return {}
+        with self._guard("reading document versions"):
+            found = self._chunks.get(
+                where={"$and": [{"source": {"$in": list(sources)}}, {"chunk_index": HEAD_INDEX}]},
+                include=["metadatas"],
+            )
+        return {source: str(head.get("content_hash", "")) for source, head in self._latest_heads(found).items()}
 
-    def chunk_count(self, source: str) -> int:
-        """Return how many chunks `source` has in the store."""
-        return len(self._ids_where(self._chunks, source))
+    def stored_version(self, source: str) -> StoredVersion | None:
+        """Return the committed version of `source` (None when there is none) and whether it is complete.
+
+        Complete means the head's chunks and the document's sentences are stored and nothing else is: no
+        older version or unfinished write left beside it. Anything else is rewritten by the next ingest.
+        """
+        with self._guard(f"reading {source}", writing=True):
+            found = self._chunks.get(
+                where={"$and": [{"source": source}, {"chunk_index": HEAD_INDEX}]}, include=["metadatas"]
+            )
+            head = self._latest_heads(found).get(source)
+            if head is None:
+                return None
+            chunk_ids = self._ids_where(self._chunks, source)
+            # A write from before heads came last could stop after the chunks: no sentences, never answerable.
+            has_sentences = bool(self._sentences.get(where={"source": source}, limit=1, include=[])["ids"])
+        expected = int(head.get("chunks", len(chunk_ids)))
+        complete = len(found["ids"]) == 1 and len(chunk_ids) == expected and has_sentences
+        return StoredVersion(str(head.get("content_hash", "")), len(chunk_ids), complete)
 
     def write_document(self, source: str, nodes: Sequence[TextNode], sentences: Sequence[SentenceRecord]) -> None:
-        """Store a document's chunks and sentences, then drop whatever older version it had."""
-        old_chunk_ids = set(self._ids_where(self._chunks, source))
-        old_sentence_ids = set(self._ids_where(self._sentences, source))
-        new_chunk_ids = {node.node_id for node in nodes}
-        new_sentence_ids = {f"{record.chunk_id}:{record.start}" for record in sentences}
-        # Write the new version first: a crash in between leaves the old version, never nothing.
-        for start in range(0, len(nodes), _BATCH):
-            self.vector_store.add(list(nodes[start : start + _BATCH]))
-        for start in range(0, len(sentences), _BATCH):
-            batch = sentences[start : start + _BATCH]
-            self._sentences.upsert(
-                ids=[f"{record.chunk_id}:{record.start}" for record in batch],
-                embeddings=np.stack([record.embedding for record in batch]).tolist(),
-                documents=[record.text for record in batch],
-                metadatas=[
-                    {
-                        "chunk_id": record.chunk_id,
-                        "source": record.source,
-                        "start": record.start,
-                        "end": record.end,
-                        "kind": record.kind,
-                    }
-                    for record in batch
-                ],
-            )
-        self._delete_ids(self._chunks, sorted(old_chunk_ids - new_chunk_ids))
-        self._delete_ids(self._sentences, sorted(old_sentence_ids - new_sentence_ids))
-        self._bump_revision()
+        """Store a document's sentences, then its chunks, its head chunk last; then drop any older version.
+
+        `nodes[0]` is the head (chunk_index 0). Until it is stored the new version is invisible, so a write
+        cut short leaves the old version (or nothing) to readers, never a document without its sentences.
+        """
+        if not nodes:
+            return
+        head = nodes[0]
+        rest: list[BaseNode] = list(nodes[1:])
+        head.metadata.update(chunk_index=HEAD_INDEX, chunks=len(nodes), committed_at=time.time())
+        with self._guard(f"writing {source}", writing=True):
+            old_chunk_ids = set(self._ids_where(self._chunks, source))
+            old_sentence_ids = set(self._ids_where(self._sentences, source))
+            new_chunk_ids = {node.node_id for node in nodes}
+            new_sentence_ids = {_sentence_id(record) for record in sentences}
+            for start in range(0, len(sentences), _BATCH):
+                self._upsert_sentences(sentences[start : start + _BATCH])
+            for start in range(0, len(rest), _BATCH):
+                self.vector_store.add(rest[start : start + _BATCH])
+            self.vector_store.add([head])
+            self._delete_ids(self._chunks, sorted(old_chunk_ids - new_chunk_ids))
+            self._delete_ids(self._sentences, sorted(old_sentence_ids - new_sentence_ids))
+            self._bump_revision()
+
+    def _upsert_sentences(self, batch: Sequence[SentenceRecord]) -> None:
+        self._sentences.upsert(
+            ids=[_sentence_id(record) for record in batch],
+            embeddings=np.stack([record.embedding for record in batch]).tolist(),
+            documents=[record.text for record in batch],
+            metadatas=[
+                {
+                    "chunk_id": record.chunk_id,
+                    "source": record.source,
+                    "start": record.start,
+                    "end": record.end,
+                    "kind": record.kind,
+                }
+                for record in batch
+            ],
+        )
 
     def delete_document(self, source: str) -> int:
         """Delete a document's chunks and sentences; return how many chunks were removed."""
-        chunk_ids = self._ids_where(self._chunks, source)
-        self._delete_ids(self._chunks, chunk_ids)
-        self._delete_ids(self._sentences, self._ids_where(self._sentences, source))
-        if chunk_ids:
-            self._bump_revision()
+        with self._guard(f"deleting {source}", writing=True):
+            chunk_ids = self._ids_where(self._chunks, source)
+            self._delete_ids(self._chunks, chunk_ids)
+            self._delete_ids(self._sentences, self._ids_where(self._sentences, source))
+            if chunk_ids:
+                self._bump_revision()
         return len(chunk_ids)
 
     def reset(self) -> None:
@@ -268,13 +405,37 @@ class ChunkStore:
             collection.delete(ids=list(ids[start : start + _BATCH]))
 
     def all_chunks(self) -> list[tuple[str, str]]:
-        """Return (chunk id, text) for every chunk, for indexes derived from the store."""
+        """Return (chunk id, text) for every stored chunk, committed or not."""
         pairs: list[tuple[str, str]] = []
         total = self.count()
         for offset in range(0, total, _BATCH):
             batch = self._chunks.get(include=["documents"], limit=_BATCH, offset=offset)
             pairs.extend(zip(batch["ids"], batch["documents"] or [], strict=True))
         return pairs
+
+    def chunk_ids(self) -> list[str]:
+        """Return the id of every stored chunk, in the store's order (cheap: no text, no metadata)."""
+        ids: list[str] = []
+        total = self.count()
+        with self._guard("listing chunks"):
+            for offset in range(0, total, _BATCH):
+                ids.extend(self._chunks.get(include=[], limit=_BATCH, offset=offset)["ids"])
+        return ids
+
+    def chunk_texts(self, chunk_ids: Sequence[str]) -> list[tuple[ChunkVersion, str]]:
+        """Return each given chunk's version and text (order not guaranteed; missing ids are left out)."""
+        found: list[tuple[ChunkVersion, str]] = []
+        for start in range(0, len(chunk_ids), _BATCH):
+            with self._guard("reading chunks"):
+                batch = self._chunks.get(
+                    ids=list(chunk_ids[start : start + _BATCH]), include=["documents", "metadatas"]
+                )
+            for chunk_id, text, metadata in zip(
+                batch["ids"], batch["documents"] or [], batch["metadatas"] or [], strict=True
+            ):
+                version = ChunkVersion(chunk_id, str(metadata.get("source", "")), str(metadata.get("content_hash", "")))
+                found.append((version, text))
+        return found
 
     def search_chunks(self, embedding: np.ndarray, top_k: int) -> list[tuple[TextNode, float]]:
         """Return the `top_k` nearest chunks with cosine similarity."""

@@ -76,3 +76,40 @@ def wait_until_answering(url: str, process: subprocess.Popen[bytes], log: Path, 
 
 def _tail(log: Path, chars: int = 4000) -> str:
     return log.read_text(errors="replace")[-chars:]
+
+
+class ChromaServer:
+    """A real `chroma run` on a free port, which a test may stop and start again on the same port and data."""
+
+    def __init__(self, home: Path) -> None:
+        self.path = home / "chroma-server-data"
+        self.log = home / "chroma.log"
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout_s: float = 30.0) -> None:
+        """Start the server and wait for its heartbeat."""
+        chroma = Path(sys.executable).with_name("chroma")
+        with self.log.open("ab") as sink:
+            self.process = subprocess.Popen(
+                [str(chroma), "run", "--path", str(self.path), "--port", str(self.port)],
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                if httpx.get(f"{self.url}/api/v2/heartbeat", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"chroma run did not start: {_tail(self.log)}")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        """Stop the server (its data stays for the next start)."""
+        if self.process is not None:
+            stop(self.process, timeout=10)
+            self.process = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -12,8 +13,10 @@ from pathlib import Path
 import pytest
 
 import rag.embeddings
+from ingest.pipeline import FileReport, IngestProgress
 from rag.text import split_into_sentences
 from ui.cli import main
+from ui.progress import ProgressPrinter
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTICLE = ROOT / "ingest" / "sample" / "japan-central-asia.ru.txt"
@@ -282,7 +285,7 @@ def test_ingest_is_idempotent_reports_progress_and_removes(tmp_path: Path, capsy
     code, out, err = run(capsys, "ingest", str(folder))
     assert code == 0
     assert out.strip() == "2 added, 0 updated, 0 unchanged, 0 removed, 0 failed; 2 chunks written"
-    assert err.splitlines() == [
+    assert [line for line in err.splitlines() if not line.startswith("ingest: ")] == [
         f"[1/2] added: {(folder / 'a.md').resolve()} (1 chunks)",
         f"[2/2] added: {(folder / 'sub' / 'b.txt').resolve()} (1 chunks)",
     ]
@@ -376,3 +379,49 @@ def test_process_exit_codes_and_single_line_errors(isolated_environment: Path, t
     assert "question is empty" in one_error_line(done.stderr)
     done = citechat_process("ingest", str(tmp_path / "nope"), data_dir=isolated_environment)
     assert done.returncode == 2 and "no such file or directory" in done.stderr and "Traceback" not in done.stderr
+
+
+# --- progress and threads ----------------------------------------------------------------------------------
+
+
+class Terminal(io.StringIO):
+    """A text stream that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def progress_at(done: int, path: str = "/docs/file.html") -> IngestProgress:
+    """Progress of an ingest that wrote `done` of 480 chunks in 30 s."""
+    return IngestProgress(files_read=3, files_total=3, chunks_done=done, chunks_total=480, elapsed_s=30.0, path=path)
+
+
+@pytest.mark.parametrize("terminal", [False, True])
+def test_ingest_progress_is_shown_at_most_once_a_second(terminal: bool) -> None:
+    stream = Terminal() if terminal else io.StringIO()
+    now = [100.0]
+    printer = ProgressPrinter(stream, clock=lambda: now[0])
+    printer.watch(progress_at(40))  # within the first second: an ingest that quick shows only its files
+    now[0] += 1.0
+    printer.watch(progress_at(120))
+    now[0] += 0.5
+    printer.watch(progress_at(130))  # half a second later: not shown
+    printer.file_done(1, 3, FileReport("/docs/file.html", "added", 140))
+    printer.close()
+    line = "ingest: 120/480 chunks · 4.0 chunks/s · ETA 1m30s · file.html"
+    if terminal:  # one line rewritten in place, cleared before a file line and at the end
+        assert stream.getvalue() == f"\r{line}\033[K\r\033[K[1/3] added: /docs/file.html (140 chunks)\n"
+    else:
+        assert stream.getvalue().splitlines() == [line, "[1/3] added: /docs/file.html (140 chunks)"]
+
+
+@pytest.mark.parametrize("argv", [["config"], ["ingest", "missing.txt"], ["ask", ""]])
+def test_every_command_bounds_the_embedder_threads(
+    argv: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    run(capsys, *argv)
+    assert os.environ["OMP_NUM_THREADS"] == "1"
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")  # a person's own choice wins
+    run(capsys, *argv)
+    assert os.environ["OMP_NUM_THREADS"] == "2"

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from pypdf import PdfWriter
 
 from ingest.loaders import load_document
-from ingest.pipeline import Ingestor, discover_files
+from ingest.pipeline import PROGRESS_CHUNKS, Ingestor, IngestProgress, IngestStopped, discover_files, format_duration
 from rag.config import Settings
 from rag.embeddings import Embedder
 from rag.engine import open_store
 from rag.errors import UserInputError
+from rag.retrieval import HybridRetriever
 from rag.store import ChunkStore
 
 MAX_BYTES = 10 * 2**20
@@ -305,3 +307,136 @@ def test_reindex_rebuilds_from_recorded_sources(tmp_path: Path, ingestor: Ingest
     assert [r.status for r in report.files] == ["added"]
     assert sorted(chunk_records(store, str(path.resolve()))) == ids
     assert store.count() == 1
+
+
+# --- writes cut short ------------------------------------------------------------------------------------
+
+FILLER = "\n\n".join(f"Абзац {i} рассказывает о погоде в горах и о дорогах между сёлами." for i in range(24))
+
+
+def meeting_text(city: str) -> str:
+    """A several-chunk document whose one fact (where the meeting was) differs between versions."""
+    return f"{FILLER}\n\nВстреча министров прошла в городе {city}.\n\n{FILLER}"
+
+
+def fail_on_call(monkeypatch: pytest.MonkeyPatch, owner: object, name: str, call: int) -> None:
+    """Make the `call`-th call of `owner.name` raise, as if the process died there; earlier calls go through."""
+    original = getattr(owner, name)
+    calls = []
+
+    def failing(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) == call:
+            raise ConnectionError("simulated crash")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, failing)
+
+
+def cut_short(monkeypatch: pytest.MonkeyPatch, store: ChunkStore, where: str) -> None:
+    """Break the next document write at `where`: its sentence write, or its head chunk after the other chunks."""
+    if where == "sentences":
+        fail_on_call(monkeypatch, store._sentences, "upsert", 1)
+    else:
+        fail_on_call(monkeypatch, store._chunks, "add", 2)  # the rest of the chunks first, the head last
+
+
+def retrieved_hashes(store: ChunkStore, embedder: Embedder, question: str) -> set[str]:
+    """Return the content hashes of the chunks retrieval finds for `question`."""
+    retriever = HybridRetriever(store, embedder, top_k=4)
+    passages = retriever.search(question).passages
+    return {str(node.metadata["content_hash"]) for node in store.get_chunks([p.chunk_id for p in passages])}
+
+
+@pytest.mark.parametrize("where", ["sentences", "head"])
+def test_a_changed_file_cut_short_keeps_the_old_version_until_reingested(
+    tmp_path: Path,
+    ingestor: Ingestor,
+    store: ChunkStore,
+    embedder: Embedder,
+    monkeypatch: pytest.MonkeyPatch,
+    where: str,
+) -> None:
+    path = tmp_path / "meeting.txt"
+    path.write_text(meeting_text("Алматы"), encoding="utf-8")
+    (first,) = ingestor.ingest([path]).files
+    old = load_document(path, MAX_BYTES).content_hash
+    path.write_text(meeting_text("Астана"), encoding="utf-8")
+    new = load_document(path, MAX_BYTES).content_hash
+    with monkeypatch.context() as patch:
+        cut_short(patch, store, where)
+        with pytest.raises(IngestStopped) as stopped:
+            ingestor.ingest([path])
+    assert stopped.value.report.not_attempted == [str(path)]
+    if where == "head":  # the other chunks of the new version are stored, but nobody reads them
+        assert {m["content_hash"] for m in chunk_records(store, str(path.resolve())).values()} == {old, new}
+    assert [(d.content_hash, d.chunks) for d in store.documents()] == [(old, first.chunks)]
+    assert retrieved_hashes(store, embedder, "Где прошла встреча министров?") == {old}
+
+    (again,) = ingestor.ingest([path]).files
+    assert again.status == "updated"
+    records = chunk_records(store, str(path.resolve()))
+    assert {m["content_hash"] for m in records.values()} == {new} and len(records) == again.chunks
+    assert set(store.sentences_of(list(records))) == set(records)  # every chunk has its sentences
+    assert [(d.content_hash, d.chunks) for d in store.documents()] == [(new, again.chunks)]
+    assert retrieved_hashes(store, embedder, "Где прошла встреча министров?") == {new}
+    assert ingestor.ingest([path]).files[0].status == "unchanged"
+
+
+def test_a_new_file_cut_short_is_not_listed_and_is_added_by_the_next_ingest(
+    tmp_path: Path, ingestor: Ingestor, store: ChunkStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "meeting.txt"
+    path.write_text(meeting_text("Бишкек"), encoding="utf-8")
+    with monkeypatch.context() as patch:
+        cut_short(patch, store, "head")
+        with pytest.raises(IngestStopped):
+            ingestor.ingest([path])
+    assert store.count() > 0 and store.documents() == []
+    assert [r.status for r in ingestor.ingest([path]).files] == ["added"]
+    assert [d.source for d in store.documents()] == [str(path.resolve())]
+
+
+def test_a_document_without_its_sentences_is_rewritten_not_unchanged(
+    tmp_path: Path, ingestor: Ingestor, store: ChunkStore
+) -> None:
+    # What a crash between the chunk and the sentence write left before the head chunk came last.
+    path = tmp_path / "meeting.txt"
+    path.write_text(meeting_text("Душанбе"), encoding="utf-8")
+    ingestor.ingest([path])
+    source = str(path.resolve())
+    store._sentences.delete(where={"source": source})
+    assert [r.status for r in ingestor.ingest([path]).files] == ["updated"]
+    records = chunk_records(store, source)
+    assert set(store.sentences_of(list(records))) == set(records)
+
+
+# --- progress ---------------------------------------------------------------------------------------------
+
+
+def test_progress_counts_chunks_across_files_with_a_rate_and_an_eta(
+    tmp_path: Path, store: ChunkStore, embedder: Embedder
+) -> None:
+    (tmp_path / "a-small.txt").write_text("Короткий файл. Всего две фразы.", encoding="utf-8")
+    (tmp_path / "b-large.txt").write_text(meeting_text("Ташкент"), encoding="utf-8")
+    seen: list[IngestProgress] = []
+    report = Ingestor(store, embedder, chunk_chars=200).ingest([tmp_path], watch=seen.append)
+    written = sum(item.chunks for item in report.files)
+    assert written > PROGRESS_CHUNKS  # the large file alone spans several progress steps
+    reading = [event for event in seen if event.reading]
+    assert [(event.files_read, event.files_total) for event in reading] == [(1, 2), (2, 2)]
+    assert reading[0].describe() == "ingest: reading 1/2 files · a-small.txt"
+    writing = [event for event in seen if not event.reading]
+    assert writing[-1].chunks_done == writing[-1].chunks_total == written
+    assert all(event.chunks_total == written for event in writing)
+    done = [event.chunks_done for event in writing]
+    assert done == sorted(done) and len([event for event in writing if event.path.endswith("b-large.txt")]) >= 2
+    assert all(event.rate > 0 and event.eta_s is not None for event in writing)
+    assert re.fullmatch(
+        rf"ingest: {written}/{written} chunks · \d+\.\d chunks/s · ETA 0s · b-large\.txt", writing[-1].describe()
+    )
+
+
+@pytest.mark.parametrize(("seconds", "shown"), [(0.4, "0s"), (7, "7s"), (92, "1m32s"), (3725, "1h02m")])
+def test_durations_are_short(seconds: float, shown: str) -> None:
+    assert format_duration(seconds) == shown

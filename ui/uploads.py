@@ -43,14 +43,37 @@ class CheckedUploads:
     staged: list[tuple[Path, Path]] = field(default_factory=list)
     rejected: list[FileReport] = field(default_factory=list)
     client_names: dict[str, str] = field(default_factory=dict)
+    previous: dict[str, Path | None] = field(default_factory=dict)
 
     def store(self) -> list[Path]:
-        """Move every valid upload into the uploads folder (atomically replacing an older one); return them."""
+        """Move every valid upload into the uploads folder (atomically replacing an older one); return them.
+
+        A replaced file is kept in the scratch folder until the context ends, so `restore` can put it back.
+        """
         stored = []
         for staged, target in self.staged:
+            kept = None
+            if target.exists():
+                kept = staged.with_name(f".previous-{staged.name}")
+                try:
+                    os.link(target, kept)
+                except OSError:  # a file system without hard links
+                    shutil.copy2(target, kept)
             os.replace(staged, target)
+            self.previous[str(target)] = kept
             stored.append(target)
         return stored
+
+    def restore(self, targets: Sequence[str]) -> None:
+        """Put back what the uploads folder held before `store` for these paths (the store never got them)."""
+        for target in targets:
+            if target not in self.previous:
+                continue
+            kept = self.previous.pop(target)
+            if kept is None:
+                Path(target).unlink(missing_ok=True)
+            else:
+                os.replace(kept, target)
 
 
 def safe_filename(name: str | None) -> str:

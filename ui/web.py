@@ -14,7 +14,7 @@ import gradio as gr
 
 from ingest.loaders import SUPPORTED_SUFFIXES
 from ingest.pipeline import FileReport
-from rag.errors import CitechatError, UserInputError
+from rag.errors import CitechatError, StoreError, UserInputError
 from rag.feedback import Feedback
 from rag.models import Answer, AnswerDelta, Citation, DocumentInfo, Turn
 from ui.services import Services
@@ -331,7 +331,11 @@ class WebHandlers:
         progress((0, len(files)), desc=self.text.upload_progress)
         # Gradio's temp copies are cleaned up; the shared upload path validates each and stores it for good.
         incoming = [IncomingFile(Path(name).name, Path(name)) for name in files]
-        uploaded = self.services.add_uploads(incoming, show_progress)
+        try:
+            uploaded = self.services.add_uploads(incoming, show_progress)
+        except StoreError as error:
+            gr.Warning(str(error))
+            return (gr.skip(), gr.skip(), gr.skip(), gr.skip())
         return (render_report(self.text.upload_done, uploaded.report.files, self.text), None, *self.documents())
 
     def delete(self, sources: list[str] | None) -> tuple[Any, ...]:
