@@ -27,6 +27,8 @@ class LexicalIndex:
         return index
 
     def _build(self, chunks: Sequence[tuple[str, list[str]]]) -> None:
+        # The store lists chunks in no fixed order; sorted, equal BM25 scores rank the same in every process.
+        chunks = sorted(chunks, key=lambda chunk: chunk[0])
         self.chunk_ids = [chunk_id for chunk_id, _ in chunks]
         tokenized = [terms for _, terms in chunks]
         self._bm25: bm25s.BM25 | None = None
@@ -59,5 +61,5 @@ class LexicalIndex:
         if self._bm25 is None or not known or top_k <= 0:
             return []
         scores = np.asarray(self._bm25.get_scores(known), dtype=np.float32)
-        order = np.argsort(-scores)[:top_k]
+        order = np.argsort(-scores, kind="stable")[:top_k]
         return [(self.chunk_ids[i], float(scores[i])) for i in order if scores[i] > 0]

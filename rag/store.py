@@ -21,6 +21,10 @@ from rag.config import Settings
 from rag.errors import CitechatError, EmbedderMismatchError, StoreError
 from rag.models import DocumentInfo, Sentence, StoreStatus
 
+# Vector index settings for new collections. One build thread makes the graph the same in every process
+# (several threads insert in a racy order, and answers to borderline questions varied between runs);
+# wider construction and search keep recall on help pages that repeat lines. Search stays a few ms.
+HNSW = {"hnsw": {"space": "cosine", "ef_construction": 200, "ef_search": 200, "max_neighbors": 32, "num_threads": 1}}
 # Chroma's `get` with `$in` and `add` take bounded batches; this stays well inside both limits.
 _BATCH = 2000
 # A document version is committed by its first chunk (chunk_index 0), written after every other chunk and
@@ -142,13 +146,13 @@ class ChunkStore:
             self._chunks = client.get_or_create_collection(
                 f"{prefix}-chunks",
                 embedding_function=None,
-                configuration={"hnsw": {"space": "cosine"}},
+                configuration=HNSW,
                 metadata={"embedder": embedder_name, "dim": dim, "revision": 0},
             )
             self._sentences = client.get_or_create_collection(
                 f"{prefix}-sentences",
                 embedding_function=None,
-                configuration={"hnsw": {"space": "cosine"}},
+                configuration=HNSW,
             )
         except Exception as error:
             raise StoreError(
@@ -491,9 +495,13 @@ class ChunkStore:
         """Return (chunk id, cosine similarity) of the `top_k` nearest sentences."""
         if top_k <= 0:
             return []
+        # Repeated lines ("Пример:", "Синтаксис:") have equal vectors, so the index returns one of several
+        # equally near copies at random: a wider pool, ties broken by id, gives every process the same list.
         result = self._sentences.query(
-            query_embeddings=[embedding.tolist()], n_results=top_k, include=["metadatas", "distances"]
+            query_embeddings=[embedding.tolist()], n_results=2 * top_k, include=["metadatas", "distances"]
         )
+        ids = (result["ids"] or [[]])[0]
         metadatas = (result["metadatas"] or [[]])[0]
         distances = (result["distances"] or [[]])[0]
-        return [(str(m["chunk_id"]), 1.0 - float(d)) for m, d in zip(metadatas, distances, strict=True)]
+        hits = sorted(zip(distances, ids, metadatas, strict=True), key=lambda hit: (round(float(hit[0]), 6), hit[1]))
+        return [(str(metadata["chunk_id"]), 1.0 - float(distance)) for distance, _, metadata in hits[:top_k]]
