@@ -87,7 +87,18 @@ class Settings(BaseSettings):
     )
     llm_model: str | None = Field(default=None, description="Model name to request from the LLM server.")
     llm_api_key: SecretStr | None = Field(default=None, description="API key for the LLM server.")
-    llm_timeout_s: float = Field(default=60.0, gt=0, le=600, description="LLM request timeout, seconds.")
+    llm_timeout_s: float = Field(
+        default=60.0,
+        gt=0,
+        le=600,
+        description="Seconds an LLM reply may take; once one request waits longer, every request answers "
+        "extractively for 30 s.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] | None = Field(
+        default=None,
+        description="Level of citechat's log lines on stderr (default: INFO for serve and slack, WARNING otherwise; "
+        "-v is INFO, -vv DEBUG).",
+    )
 
     api_token: SecretStr | None = Field(default=None, description="Bearer token required by /api/* and /v1/* when set.")
     api_url: str = Field(
@@ -101,10 +112,15 @@ class Settings(BaseSettings):
     workers: int = Field(default=1, ge=1, le=64, description="uvicorn worker processes for `citechat serve`.")
     max_upload_mb: float = Field(default=20.0, gt=0, le=1024, description="Largest web upload, MiB.")
 
-    @field_validator("chroma_url", "llm_url", "embedding_model", "reranker_model", mode="before")
+    @field_validator("chroma_url", "llm_url", "embedding_model", "reranker_model", "log_level", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_case_level(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
 
     @field_validator("chroma_url", "llm_url", "api_url")
     @classmethod

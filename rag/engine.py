@@ -149,6 +149,10 @@ class Engine:
             notice=quote_language_notice(question, draft),
             citations=citations,
             timings_ms=timings,
+            mode=draft.mode,
+            fallback_reason=draft.fallback_reason,
+            sentence_support=draft.sentence_support,
+            dropped_sentences=draft.dropped_sentences,
         )
 
     def documents(self) -> list[DocumentInfo]:

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 import re
+import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import get_args
 
 from pydantic import BaseModel, Field, ValidationError
 
 from rag.conversation import condense_question
 from rag.engine import Engine
 from rag.errors import UserInputError
-from rag.models import Answer, Turn
+from rag.models import Answer, AnswerMode, Turn
 
 
 class GoldCase(BaseModel):
@@ -161,6 +163,24 @@ def format_table(results: Sequence[CaseResult]) -> str:
     return "\n".join(lines)
 
 
+def summarize_modes(results: Sequence[CaseResult]) -> dict[str, float]:
+    """Return who answered (share per mode), the share of model sentences dropped, and answer latency."""
+    modes = [r.answer.mode for r in results]
+    dropped = sum(r.answer.dropped_sentences for r in results)
+    written = dropped + sum(len(r.answer.sentence_support) for r in results)
+    totals = sorted(r.answer.timings_ms.total for r in results)
+    summary = {f"mode {mode}": _share([m == mode for m in modes]) for mode in get_args(AnswerMode)}
+    summary["dropped sentences"] = round(dropped / written, 3) if written else 0.0
+    summary["p50 ms"] = round(statistics.median(totals)) if totals else 0.0
+    summary["p95 ms"] = round(totals[min(len(totals) - 1, int(0.95 * len(totals)))]) if totals else 0.0
+    return summary
+
+
+def format_modes(results: Sequence[CaseResult]) -> str:
+    """Return one line saying who answered, how many model sentences were dropped, and latency."""
+    return " | ".join(f"{name} {value:g}" for name, value in summarize_modes(results).items())
+
+
 def failures_as_json(results: Sequence[CaseResult]) -> list[str]:
     """Return one JSON line per failed case, for reading what went wrong."""
     return [
@@ -171,6 +191,8 @@ def failures_as_json(results: Sequence[CaseResult]) -> list[str]:
                 "abstained": r.answer.abstained,
                 "facts": r.facts,
                 "cited": r.cited,
+                "mode": r.answer.mode,
+                "fallback_reason": r.answer.fallback_reason,
                 "answer": r.answer.answer,
             },
             ensure_ascii=False,

@@ -46,6 +46,9 @@ class Timings(BaseModel):
     total: float = 0.0
 
 
+AnswerMode = Literal["llm", "extractive", "llm-fallback"]
+
+
 class Answer(BaseModel):
     """The answer object every surface returns (`citechat ask --json`, `/api/ask`)."""
 
@@ -64,6 +67,19 @@ class Answer(BaseModel):
     )
     citations: list[Citation]
     timings_ms: Timings
+    mode: AnswerMode = Field(
+        default="extractive",
+        description="Who wrote the text: `llm` (the model, every sentence checked), `extractive` (quoted by "
+        "citechat), `llm-fallback` (quoted by citechat because the model's reply was unusable or late).",
+    )
+    fallback_reason: str = Field(default="", description="Why an `llm-fallback` answer did not use the model.")
+    sentence_support: list[float] = Field(
+        default_factory=list,
+        description="Grounding score (0-1) of each model sentence shown, in order; empty for quoted answers.",
+    )
+    dropped_sentences: int = Field(
+        default=0, ge=0, description="Model sentences left out as unsupported, off-topic or cut off."
+    )
 
 
 @dataclass

@@ -16,8 +16,12 @@ class FakeOpenAIServer:
     """Serves POST /v1/chat/completions (JSON or SSE) on a free localhost port from a background thread.
 
     Set `reply` (text, or a function of the request body) before a request; `status` != 200 sends an
-    OpenAI-style error body; `delay_s` waits before the headers; `stall_after_chunks` stops sending
-    mid-stream; `malformed` sends an SSE event that is not JSON. Every request body lands in `requests`.
+    OpenAI-style error body; `delay_s` waits before the headers (a hung server); `stall_after_chunks`
+    stops sending mid-stream; `chunk_delay_s` paces the chunks like a slow model; `finish_reason` is
+    sent in the last chunk, or, when None, the stream ends with [DONE] and no finish_reason at all (a
+    reply cut by the server); `malformed` sends an SSE event that is not JSON. Every request body lands
+    in `requests`, and every stream's end in `stream_ends`: "completed", or "abandoned" when the
+    client hung up first.
     """
 
     def __init__(self, reply: Reply = "", chunk_chars: int = 5) -> None:
@@ -26,8 +30,11 @@ class FakeOpenAIServer:
         self.status = 200
         self.delay_s = 0.0
         self.stall_after_chunks: int | None = None
+        self.chunk_delay_s = 0.0
+        self.finish_reason: str | None = "stop"
         self.malformed = False
         self.requests: list[dict[str, Any]] = []
+        self.stream_ends: list[str] = []
         self._stopping = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
@@ -82,10 +89,11 @@ class FakeOpenAIServer:
                 try:
                     if body.get("stream"):
                         self._send_stream(body, text)
+                        fake.stream_ends.append("completed")
                     else:
                         self._send_json(200, _completion(body, text))
                 except (BrokenPipeError, ConnectionResetError):
-                    pass
+                    fake.stream_ends.append("abandoned")
 
             def _send_json(self, status: int, payload: dict[str, Any]) -> None:
                 data = json.dumps(payload).encode()
@@ -111,7 +119,10 @@ class FakeOpenAIServer:
                         return
                     delta = {"role": "assistant", "content": piece} if number == 0 else {"content": piece}
                     self._send_event(_chunk(body, delta, None))
-                self._send_event(_chunk(body, {}, "stop"))
+                    if fake.chunk_delay_s and fake._stopping.wait(fake.chunk_delay_s):
+                        return
+                if fake.finish_reason is not None:
+                    self._send_event(_chunk(body, {}, fake.finish_reason))
                 self.wfile.write(b"data: [DONE]\n\n")
                 self.wfile.flush()
 

@@ -7,6 +7,7 @@ import logging
 import re
 import socket
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -15,12 +16,14 @@ import pytest
 from fake_openai_server import FakeOpenAIServer
 
 from rag.answering.base import REFUSALS
-from rag.answering.llm import LLMAnswerer, create_client, split_stream_into_sentences
+from rag.answering.budget import CircuitBreaker
+from rag.answering.llm import CLIENT_TIMEOUT_MARGIN_S, LLMAnswerer, create_client, split_stream_into_sentences
 from rag.answering.verification import verify_sentence
 from rag.config import Settings
 from rag.engine import Engine, build_answerer
 from rag.errors import BackendUnavailableError
-from rag.models import AnswerDelta, AnswerDone
+from rag.evaluation import CaseResult, GoldCase, format_modes, summarize_modes
+from rag.models import Answer, AnswerDelta, AnswerDone, AnswerMode, Timings
 
 TOKYO_QUESTION = "Где прошёл первый диалог «Центральная Азия плюс Япония»?"
 TOKYO_EVIDENCE = "в Токио прошел первый диалог"
@@ -52,7 +55,7 @@ def server() -> Iterator[FakeOpenAIServer]:
 
 def make_engine(article_engine: Engine, url: str, timeout_s: float = 5.0, **options: Any) -> Engine:
     """An engine sharing the article engine's store, embedder and retriever, answering with the LLM."""
-    client = create_client(url, None, timeout_s)
+    client = create_client(url, None, timeout_s + CLIENT_TIMEOUT_MARGIN_S)
     answerer = LLMAnswerer(client, "fake-model", url, timeout_s=timeout_s, **options)
     return Engine(article_engine.store, article_engine.embedder, article_engine.retriever, answerer)
 
@@ -133,16 +136,16 @@ def test_invented_sentence_falls_back_to_the_extractive_answer(
     assert "answering extractively" in caplog.text
 
 
-def test_out_of_range_markers_are_dropped(llm_engine: Engine, server: FakeOpenAIServer) -> None:
-    server.reply = lambda body: (
-        f"{SUMMIT_SENTENCE} [9]. {TOKYO_SENTENCE} [0][{number_of(body, TOKYO_EVIDENCE)}][7]. "
-        f"{SUMMIT_SENTENCE.replace('Главы', 'Лидеры')}."
-    )
+def test_out_of_range_markers_are_ignored_and_the_sentence_credited_to_its_passage(
+    llm_engine: Engine, server: FakeOpenAIServer
+) -> None:
+    server.reply = f"{TOKYO_SENTENCE} [0][7]."
 
     answer = llm_engine.ask(TOKYO_QUESTION)
 
-    assert answer.answer == f"{TOKYO_SENTENCE}. [1]"
-    assert len(answer.citations) == 1
+    assert answer.answer == f"{TOKYO_SENTENCE}. [1]" and answer.mode == "llm"
+    [citation] = answer.citations
+    assert TOKYO_EVIDENCE in citation.text
 
 
 def test_unanswerable_question_is_refused_without_calling_the_llm(llm_engine: Engine, server: FakeOpenAIServer) -> None:
@@ -155,12 +158,21 @@ def test_unanswerable_question_is_refused_without_calling_the_llm(llm_engine: En
     assert server.requests == []
 
 
-def test_llm_refusal_is_the_answer(llm_engine: Engine, server: FakeOpenAIServer) -> None:
-    server.reply = REFUSALS["ru"]
+@pytest.mark.parametrize(
+    "refusal", [REFUSALS["ru"], "В предоставленных документах нет информации о месте проведения диалога [2]."]
+)
+def test_model_refusal_of_an_answerable_question_gives_the_extractive_answer(
+    refusal: str, llm_engine: Engine, article_engine: Engine, server: FakeOpenAIServer
+) -> None:
+    server.reply = f"{refusal} {TOKYO_SENTENCE} [1]."
 
     answer = llm_engine.ask(TOKYO_QUESTION)
 
-    assert answer.abstained and answer.answer == REFUSALS["ru"] and answer.citations == []
+    extractive = article_engine.ask(TOKYO_QUESTION)
+    assert not answer.abstained and answer.answer == extractive.answer and answer.citations
+    assert answer.mode == "llm-fallback" and "refused" in answer.fallback_reason
+    assert answer.confidence == extractive.confidence >= 0.5
+    assert answer.dropped_sentences == 1 and answer.sentence_support == []
     assert len(server.requests) == 1
 
 
@@ -259,6 +271,8 @@ def test_markers_after_the_full_stop_stay_with_their_sentence() -> None:
 # Hand-written answer sentences for real retrievals: faithful ones must pass, invented ones must not.
 # These cases calibrated the thresholds in rag/answering/verification.py.
 INVEST_QUESTION = "Сколько Япония обещала инвестировать?"
+ROUTES_QUESTION = "Есть ли прямые маршруты, связывающие Японию с Центральной Азией?"
+ROUTES_EVIDENCE = "нет прямых наземных или морских маршрутов"
 MEETING_QUESTION = "When did the Central Asian leaders meet the Japanese prime minister?"
 GROUNDING_CASES = [
     (TOKYO_QUESTION, TOKYO_EVIDENCE, f"{TOKYO_SENTENCE}.", True),
@@ -294,6 +308,8 @@ GROUNDING_CASES = [
         "The leaders met the prime minister in Moscow to discuss military cooperation.",
         False,
     ),
+    (ROUTES_QUESTION, ROUTES_EVIDENCE, "Нет, прямых наземных или морских маршрутов между ними нет.", True),
+    (ROUTES_QUESTION, ROUTES_EVIDENCE, "Да, есть прямые наземные и морские маршруты между ними.", False),
     ("What is gallium used for?", "галлия", "Gallium is used mainly to make jewelry and cosmetics.", False),
     ("What is gallium used for?", "галлия", "Gallium is used as rocket fuel in Japanese space programs.", False),
 ]
@@ -309,3 +325,222 @@ def test_grounding_check_on_real_retrievals(
     verdict = verify_sentence(f"{sentence} [{number}]", passages, article_engine.embedder)
 
     assert verdict.supported is supported, verdict.reason
+
+
+def test_extractive_answers_say_so(article_engine: Engine) -> None:
+    answer = article_engine.ask(TOKYO_QUESTION)
+
+    assert answer.mode == "extractive" and answer.fallback_reason == "" and answer.sentence_support == []
+    dumped = json.loads(answer.model_dump_json())
+    assert {"question", "answer", "abstained", "confidence", "citations", "timings_ms"} < dumped.keys()
+    assert dumped["mode"] == "extractive"
+
+
+def test_model_answer_reports_its_mode_and_support(llm_engine: Engine, server: FakeOpenAIServer) -> None:
+    server.reply = lambda body: (
+        f"{SUMMIT_SENTENCE} [{number_of(body, SUMMIT_EVIDENCE)}]. {TOKYO_SENTENCE} [{number_of(body, TOKYO_EVIDENCE)}]."
+    )
+
+    answer = llm_engine.ask("Когда и где встречались лидеры Центральной Азии с Японией?")
+
+    assert answer.mode == "llm" and answer.fallback_reason == "" and answer.dropped_sentences == 0
+    assert len(answer.sentence_support) == 2 and all(0.5 <= score <= 1.0 for score in answer.sentence_support)
+    assert answer.confidence >= 0.5
+
+
+def test_sentence_without_a_marker_is_credited_to_the_passage_that_supports_it(
+    llm_engine: Engine, server: FakeOpenAIServer
+) -> None:
+    server.reply = lambda body: f"{SUMMIT_SENTENCE} [{number_of(body, SUMMIT_EVIDENCE)}]. {TOKYO_SENTENCE}."
+
+    answer = llm_engine.ask("Когда и где встречались лидеры Центральной Азии с Японией?")
+
+    assert answer.answer == f"{SUMMIT_SENTENCE}. [1] {TOKYO_SENTENCE}. [2]"
+    assert TOKYO_EVIDENCE in answer.citations[1].text
+    [highlight] = answer.citations[1].highlights
+    assert TOKYO_EVIDENCE in answer.citations[1].text[highlight.start : highlight.end]
+
+
+def test_leading_markers_belong_to_the_sentence_they_precede(llm_engine: Engine, server: FakeOpenAIServer) -> None:
+    server.chunk_chars = 2
+    server.reply = lambda body: (
+        f"[{number_of(body, TOKYO_EVIDENCE)}] {TOKYO_SENTENCE}. [{number_of(body, SUMMIT_EVIDENCE)}] {SUMMIT_SENTENCE}."
+    )
+
+    deltas, answer = stream_answer(llm_engine, "Когда и где встречались лидеры Центральной Азии с Японией?")
+
+    assert deltas == [f"{TOKYO_SENTENCE}. [1]", f" {SUMMIT_SENTENCE}. [2]"]
+    assert TOKYO_EVIDENCE in answer.citations[0].text and SUMMIT_EVIDENCE in answer.citations[1].text
+
+
+def test_leading_and_trailing_marker_styles_are_split_apart() -> None:
+    leading = "[1] Первое предложение. [2] Второе предложение. [3]"
+    assert list(split_stream_into_sentences(iter(leading))) == [
+        "[1] Первое предложение.",
+        "[2] Второе предложение. [3]",
+    ]
+    trailing = "Первое предложение. [1] Второе предложение. [2]"
+    assert list(split_stream_into_sentences(iter(trailing))) == ["Первое предложение. [1]", "Второе предложение. [2]"]
+
+
+def test_grounded_sentence_off_the_question_is_dropped(
+    llm_engine: Engine, server: FakeOpenAIServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    server.reply = lambda body: (
+        f"{TOKYO_SENTENCE} [{number_of(body, TOKYO_EVIDENCE)}]. {SUMMIT_SENTENCE} [{number_of(body, SUMMIT_EVIDENCE)}]."
+    )
+
+    with caplog.at_level(logging.INFO, logger="rag.answering.llm"):
+        answer = llm_engine.ask(TOKYO_QUESTION)
+
+    assert answer.answer == f"{TOKYO_SENTENCE}. [1]" and answer.mode == "llm"
+    assert answer.dropped_sentences == 1 and len(answer.sentence_support) == 1
+    assert "off the question" in caplog.text
+
+
+def test_marker_only_reply_gives_the_extractive_answer(
+    llm_engine: Engine, article_engine: Engine, server: FakeOpenAIServer
+) -> None:
+    server.reply = "[1]"
+
+    answer = llm_engine.ask(TOKYO_QUESTION)
+
+    assert answer.answer == article_engine.ask(TOKYO_QUESTION).answer
+    assert answer.mode == "llm-fallback" and answer.fallback_reason
+
+
+@pytest.mark.parametrize("finish_reason", [None, "length"])
+@pytest.mark.parametrize("sentences", [1, 2])
+def test_stream_cut_without_finish_reason_never_shows_its_last_sentence(
+    sentences: int, finish_reason: str | None, llm_engine: Engine, article_engine: Engine, server: FakeOpenAIServer
+) -> None:
+    server.finish_reason = finish_reason
+    server.reply = lambda body: " ".join(
+        [f"{TOKYO_SENTENCE} [{number_of(body, TOKYO_EVIDENCE)}].", "Диалог прошел в Токио и стал обновленной версией"][
+            -sentences:
+        ]
+    )
+
+    deltas, answer = stream_answer(llm_engine, TOKYO_QUESTION)
+
+    if sentences == 1:
+        assert answer.answer == article_engine.ask(TOKYO_QUESTION).answer and answer.mode == "llm-fallback"
+        assert "finish_reason" in answer.fallback_reason
+    else:
+        assert answer.answer == f"{TOKYO_SENTENCE}. [1]" == "".join(deltas) and answer.mode == "llm"
+    llm_engine.ask(TOKYO_QUESTION)
+    assert len(server.requests) == 2  # a cut reply is not a broken server: the breaker stays closed
+
+
+def test_reply_is_abandoned_once_its_first_two_sentences_are_dropped(
+    llm_engine: Engine, article_engine: Engine, server: FakeOpenAIServer
+) -> None:
+    server.chunk_chars = 10
+    server.chunk_delay_s = 0.01
+    invented = (
+        "Первый диалог прошёл в Осаке при посредничестве ООН [1]. Встреча была организована Всемирным банком [2]."
+    )
+    server.reply = invented + f" {TOKYO_SENTENCE} [1]." * 40
+
+    answer = llm_engine.ask(TOKYO_QUESTION)
+
+    assert answer.answer == article_engine.ask(TOKYO_QUESTION).answer
+    assert answer.mode == "llm-fallback" and "first 2 sentences were dropped" in answer.fallback_reason
+    assert answer.dropped_sentences == 2
+    deadline = time.monotonic() + 5
+    while not server.stream_ends and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.stream_ends == ["abandoned"]
+
+
+def test_hung_server_releases_every_waiting_request_once_one_waited_past_the_budget(
+    article_engine: Engine, server: FakeOpenAIServer
+) -> None:
+    server.delay_s = 60
+    engine = make_engine(article_engine, server.url, timeout_s=3.0)
+    answers: dict[str, Any] = {}
+
+    def ask(name: str) -> None:
+        started = time.monotonic()
+        answers[name] = (engine.ask(TOKYO_QUESTION), time.monotonic() - started)
+
+    first = threading.Thread(target=ask, args=("first",))
+    first.start()
+    time.sleep(1.5)
+    second = threading.Thread(target=ask, args=("second",))
+    second.start()
+    first.join(10)
+    second.join(10)
+
+    answer, waited = answers["second"]
+    assert answer.mode == "llm-fallback" and "budget" in answer.fallback_reason
+    assert waited < 2.7  # it gave up when the first request passed the budget, before its own 3 s
+    assert answers["first"][0].mode == "llm-fallback"
+    assert len(server.requests) == 2
+    assert engine.ask(TOKYO_QUESTION).mode == "llm-fallback" and len(server.requests) == 2
+
+
+def test_circuit_breaker_opens_while_a_request_still_waits_and_closes_after_the_cooldown() -> None:
+    now = [0.0]
+    breaker = CircuitBreaker(budget_s=10, cooldown_s=30, clock=lambda: now[0])
+    ticket = breaker.begin()
+    now[0] = 9.9
+    assert breaker.open_reason() is None
+    now[0] = 10.5
+    assert "waited 10.5 s" in (breaker.open_reason() or "")
+    breaker.end(ticket)
+    now[0] = 40.0
+    assert breaker.open_reason() is not None
+    now[0] = 40.6
+    assert breaker.open_reason() is None
+    breaker.trip("status 500")
+    assert breaker.open_reason() == "status 500"
+
+
+def test_two_dropped_sentences_after_kept_ones_end_the_reply(llm_engine: Engine, server: FakeOpenAIServer) -> None:
+    server.chunk_chars = 10
+    server.chunk_delay_s = 0.01
+    invented = (
+        "Первый диалог прошёл в Осаке при посредничестве ООН [1]. Встреча была организована Всемирным банком [2]."
+    )
+    server.reply = lambda body: (
+        f"{TOKYO_SENTENCE} [{number_of(body, TOKYO_EVIDENCE)}]. {invented}" + f" {TOKYO_SENTENCE} [1]." * 40
+    )
+
+    answer = llm_engine.ask(TOKYO_QUESTION)
+
+    assert answer.answer == f"{TOKYO_SENTENCE}. [1]" and answer.mode == "llm" and answer.dropped_sentences == 2
+    deadline = time.monotonic() + 5
+    while not server.stream_ends and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.stream_ends == ["abandoned"]
+
+
+def test_eval_reports_mode_shares_dropped_sentences_and_latency() -> None:
+    def result(mode: AnswerMode, support: list[float], dropped: int, total_ms: float) -> CaseResult:
+        answer = Answer(
+            question="q",
+            standalone_question="q",
+            answer="a [1]",
+            abstained=False,
+            citations=[],
+            timings_ms=Timings(total=total_ms),
+            mode=mode,
+            sentence_support=support,
+            dropped_sentences=dropped,
+        )
+        return CaseResult(GoldCase(id=mode, question="q"), answer, [])
+
+    results = [
+        result("llm", [0.9, 0.7], 1, 100),
+        result("llm-fallback", [], 3, 300),
+        result("extractive", [], 0, 10),
+        result("llm", [1.0], 0, 200),
+    ]
+
+    summary = summarize_modes(results)
+
+    assert summary["mode llm"] == 0.5 and summary["mode llm-fallback"] == 0.25 and summary["mode extractive"] == 0.25
+    assert summary["dropped sentences"] == round(4 / 7, 3)
+    assert summary["p50 ms"] == 150
+    assert "mode llm 0.5 | mode extractive 0.25 | mode llm-fallback 0.25" in format_modes(results)

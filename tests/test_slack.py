@@ -21,9 +21,10 @@ import httpx
 import pytest
 from processes import free_port, stop, wait_until_answering
 
+from rag.config import Settings
 from rag.models import Answer, Citation, Highlight, Timings
 from ui.cli import main
-from ui.slack_bot import RecentKeys, SlackBot, thread_turns
+from ui.slack_bot import RecentKeys, SlackBot, answer_timeout, load_slack_settings, thread_turns
 from ui.slack_format import (
     BUTTON_VALUE_LIMIT,
     MAX_BLOCKS,
@@ -735,3 +736,9 @@ def test_feedback_from_an_ephemeral_answer_uses_the_reference_in_the_button() ->
     assert (feedback.rating, feedback.channel, feedback.question) == ("up", "slack", "Где используется галлий?")
     assert feedback.answer == answer.answer
     assert [(c.marker, c.source) for c in feedback.citations] == [(1, "docs/0.txt"), (2, "docs/1.txt")]
+
+
+def test_bot_waits_as_long_as_the_answer_budget_unless_told_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert answer_timeout(load_slack_settings(), Settings(llm_timeout_s=60)) == 90
+    monkeypatch.setenv("CITECHAT_SLACK_TIMEOUT_S", "12")
+    assert answer_timeout(load_slack_settings(), Settings(llm_timeout_s=60)) == 12

@@ -19,6 +19,7 @@ from rag.config import Settings, load_settings
 from rag.embeddings import limit_embedder_threads
 from rag.errors import CitechatError, UserInputError
 from rag.models import Answer, AnswerDelta, Turn
+from ui.logs import choose_level, configure_logging, level_of_flag
 
 if TYPE_CHECKING:
     from ingest.pipeline import IngestReport
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from ui.writer_lock import WriterRecord
 
 HISTORY = TypeAdapter(list[Turn])
+# Commands that run until stopped log what they do by default.
+LONG_RUNNING = frozenset({"serve", "slack"})
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -257,7 +260,7 @@ def command_reindex(args: argparse.Namespace) -> int:
 
 def command_eval(args: argparse.Namespace) -> int:
     """Run a gold set through the engine and print the metrics table."""
-    from rag.evaluation import failures_as_json, format_table, load_gold, run_gold
+    from rag.evaluation import failures_as_json, format_modes, format_table, load_gold, run_gold
 
     cases = load_gold(args.gold)
     if args.docs:
@@ -266,6 +269,7 @@ def command_eval(args: argparse.Namespace) -> int:
     else:
         results = run_gold(_engine(args), cases)
     print(format_table(results))
+    print(format_modes(results))
     if args.verbose:
         for line in failures_as_json(results):
             print("FAIL", line)
@@ -293,8 +297,14 @@ def command_serve(args: argparse.Namespace) -> int:
     """Serve the web chat and HTTP API."""
     from ui.server import serve
 
+    # The flag's level goes into the settings, which worker processes (--workers N) rebuild theirs from.
     settings = load_settings(
-        data_dir=args.data_dir, host=args.host, port=args.port, workers=args.workers, top_k=args.top_k
+        data_dir=args.data_dir,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        top_k=args.top_k,
+        log_level=level_of_flag(args.verbose),
     )
     return serve(settings, public=args.public)
 
@@ -312,7 +322,16 @@ def build_parser() -> argparse.ArgumentParser:
         prog="citechat",
         description="Answers questions about your documents; every answer cites the passages it comes from.",
     )
-    common = argparse.ArgumentParser(add_help=False)
+    verbosity = argparse.ArgumentParser(add_help=False)
+    verbosity.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="log what citechat does to stderr (-v info: dropped LLM sentences, fallbacks; -vv debug); "
+        "default $CITECHAT_LOG_LEVEL, else warnings (info for serve and slack)",
+    )
+    common = argparse.ArgumentParser(add_help=False, parents=[verbosity])
     common.add_argument("--data-dir", type=Path, help="data directory (default: $CITECHAT_DATA_DIR or ./data)")
     common.add_argument("--top-k", type=int, help="passages considered per answer (default 4)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -337,7 +356,11 @@ def build_parser() -> argparse.ArgumentParser:
     reindex = commands.add_parser("reindex", parents=[common], help="rebuild the store with the configured embedder")
     reindex.set_defaults(run=command_reindex)
 
-    evaluate = commands.add_parser("eval", parents=[common], help="score a gold set (default: the bundled dev set)")
+    evaluate = commands.add_parser(
+        "eval",
+        parents=[common],
+        help="score a gold set (default: the bundled dev set); with -v also print the failed cases",
+    )
     evaluate.add_argument("--gold", type=Path, default=Path(__file__).resolve().parents[1] / "tests" / "gold_qa.jsonl")
     evaluate.add_argument(
         "--docs",
@@ -346,7 +369,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="files or folders to answer from instead of the store: ingested into a fresh scratch store "
         "(or into --data-dir, kept between runs)",
     )
-    evaluate.add_argument("-v", "--verbose", action="store_true", help="also print the failed cases")
     evaluate.set_defaults(run=command_eval)
 
     config = commands.add_parser("config", parents=[common], help="print the effective configuration")
@@ -363,7 +385,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(run=command_serve)
 
-    slack = commands.add_parser("slack", help="Slack bot that answers through the citechat HTTP API")
+    slack = commands.add_parser(
+        "slack", parents=[verbosity], help="Slack bot that answers through the citechat HTTP API"
+    )
     slack.add_argument("--http", action="store_true", help="serve Slack's Events API instead of Socket Mode")
     slack.add_argument("--port", type=int, default=3000, help="port for --http (default 3000)")
     slack.set_defaults(run=command_slack)
@@ -375,6 +399,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     limit_embedder_threads()
     try:
+        default = "INFO" if args.command in LONG_RUNNING else "WARNING"
+        configure_logging(choose_level(args.verbose, load_settings().log_level, default))
         return int(args.run(args))
     except CitechatError as error:
         print(f"citechat: error: {error}", file=sys.stderr)

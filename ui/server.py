@@ -23,6 +23,7 @@ from ui.api.openai_compat import openai_router
 from ui.api.rest import fallback_router, health_router, router
 from ui.api.runtime import Runtime
 from ui.login import login_router
+from ui.logs import choose_level, configure_logging
 from ui.services import Services
 from ui.writer_lock import ServerHoldsDataDir, hold_writer_lock, serve_record
 
@@ -40,8 +41,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     With no arguments, settings come from the environment (the `uvicorn --factory` path of workers > 1).
     """
-    if settings is None and services is None:
-        configure_logging()
+    if settings is None and services is None:  # a worker process: nothing has configured its logging
+        settings = load_settings()
+        configure_logging(choose_level(0, settings.log_level, "INFO"))
     settings = settings or (services.settings if services else load_settings())
     policy = AccessPolicy.from_settings(settings)
     if services is None:
@@ -129,16 +131,6 @@ def export_settings(settings: Settings) -> None:
         os.environ[f"CITECHAT_{name.upper()}"] = str(value)
 
 
-def configure_logging() -> None:
-    """Send citechat's own log records to stderr in uvicorn's format (other libraries keep theirs)."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(levelname)s:     %(name)s: %(message)s"))
-    package_logger = logging.getLogger("citechat")
-    package_logger.handlers[:] = [handler]
-    package_logger.setLevel(logging.INFO)
-    package_logger.propagate = False
-
-
 def serve(settings: Settings, public: bool = False) -> int:
     """Print the effective configuration and URL, then serve until interrupted; return the exit code.
 
@@ -147,7 +139,6 @@ def serve(settings: Settings, public: bool = False) -> int:
     if problem := exposure_problem(settings, public):
         print(f"citechat: {problem}", file=sys.stderr)
         return 2
-    configure_logging()
     print("citechat: effective configuration", file=sys.stderr)
     for name, value in settings.describe().items():
         print(f"  CITECHAT_{name.upper()}={value}", file=sys.stderr)

@@ -84,7 +84,13 @@ class SlackSettings(BaseSettings):
         default="ephemeral", description="Whether /ask answers are visible to the channel or only to the asker."
     )
     host: str = Field(default="127.0.0.1", description="Address the HTTP Events mode binds (0.0.0.0 for all).")
-    timeout_s: float = Field(default=30.0, gt=0, le=600, description="citechat API request timeout, seconds.")
+    timeout_s: float | None = Field(
+        default=None,
+        gt=0,
+        le=900,
+        description="citechat API request timeout, seconds (default: the answer budget CITECHAT_LLM_TIMEOUT_S "
+        "plus 30 s for retrieval and the fallback).",
+    )
     history_turns: int = Field(default=10, ge=0, le=200, description="Earlier thread turns sent as history.")
     max_question_chars: int = Field(
         default=2000, ge=20, le=20000, description="Longest question sent to the API; longer ones are cut."
@@ -107,7 +113,7 @@ class SlackSettings(BaseSettings):
             if name in SLACK_SECRET_FIELDS:
                 shown[label] = "***" if value else "(unset)"
             else:
-                shown[label] = str(value)
+                shown[label] = "(unset)" if value is None else str(value)
         return shown
 
 
@@ -119,6 +125,15 @@ def load_slack_settings(**overrides: object) -> SlackSettings:
     except ValidationError as error:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
         raise ConfigurationError(f"invalid Slack configuration ({problems})") from None
+
+
+# What an answer may take beyond the LLM's budget: retrieval, checks, and the extractive fallback.
+ANSWER_MARGIN_S = 30.0
+
+
+def answer_timeout(slack: SlackSettings, settings: Settings) -> float:
+    """Return how long the bot waits for an answer: the configured timeout, else the server's budget plus margin."""
+    return slack.timeout_s if slack.timeout_s is not None else settings.llm_timeout_s + ANSWER_MARGIN_S
 
 
 def require_tokens(slack: SlackSettings, http: bool) -> None:
@@ -562,11 +577,11 @@ def run_slack(http: bool, port: int) -> int:
     settings = load_settings()
     slack = load_slack_settings()
     require_tokens(slack, http)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     _print_configuration(settings, slack, http, port)
     api = CitechatApi(
-        settings.api_url, settings.api_token.get_secret_value() if settings.api_token else None, slack.timeout_s
+        settings.api_url,
+        settings.api_token.get_secret_value() if settings.api_token else None,
+        answer_timeout(slack, settings),
     )
     if not api.is_healthy():
         log.warning("the citechat API at %s is not answering yet; start it with `citechat serve`", settings.api_url)

@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from rag.models import Passage, Retrieval, Turn
+from rag.models import AnswerMode, Passage, Retrieval, Turn
 
 REFUSALS = {
     "ru": "В документах нет ответа на этот вопрос.",
@@ -34,6 +34,10 @@ class Draft:
     abstained: bool
     highlights: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     confidence: float | None = None
+    mode: AnswerMode = "extractive"
+    fallback_reason: str = ""
+    sentence_support: list[float] = field(default_factory=list)
+    dropped_sentences: int = 0
 
 
 @dataclass

@@ -175,11 +175,16 @@ class ExtractiveAnswerer(Answerer):
             yield DraftDelta(draft.text)
             yield draft
             return
-        draft, lines = self._render(chosen)
-        draft.confidence = confidence
+        draft, lines = self.compose(chosen, confidence)
         for i, line in enumerate(lines):
             yield DraftDelta(line if i == 0 else " " + line)
         yield draft
+
+    def compose(self, chosen: list[ScoredSentence], confidence: float) -> tuple[Draft, list[str]]:
+        """Return the quoted answer of `assess`'s sentences and its lines as streamed."""
+        draft, lines = self._render(chosen)
+        draft.confidence = confidence
+        return draft, lines
 
     def select(self, request: AnswerRequest) -> list[ScoredSentence]:
         """Return the answer sentences in answer order, or an empty list to refuse."""
