@@ -121,7 +121,7 @@ class Engine:
         text = reply_to_small_talk(kind, detect_language(question), titles)
         yield AnswerDelta(text)
         elapsed = round((time.perf_counter() - started) * 1000, 2)
-        draft = Draft(text=text, passages=[], abstained=True, confidence=0.0)
+        draft = Draft(text=text, passages=[], abstained=True, confidence=0.0, mode="reply")
         yield AnswerDone(self._finish(question, question, draft, Timings(answer=elapsed, total=elapsed)))
 
     @staticmethod

@@ -46,7 +46,7 @@ class Timings(BaseModel):
     total: float = 0.0
 
 
-AnswerMode = Literal["llm", "extractive", "llm-fallback"]
+AnswerMode = Literal["llm", "extractive", "llm-fallback", "reply"]
 
 
 class Answer(BaseModel):
@@ -70,7 +70,8 @@ class Answer(BaseModel):
     mode: AnswerMode = Field(
         default="extractive",
         description="Who wrote the text: `llm` (the model, every sentence checked), `extractive` (quoted by "
-        "citechat), `llm-fallback` (quoted by citechat because the model's reply was unusable or late).",
+        "citechat), `llm-fallback` (quoted by citechat because the model's reply was unusable or late), "
+        "`reply` (citechat's own reply to a greeting, thanks or 'what can you do': no document is quoted).",
     )
     fallback_reason: str = Field(default="", description="Why an `llm-fallback` answer did not use the model.")
     sentence_support: list[float] = Field(

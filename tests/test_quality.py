@@ -25,6 +25,9 @@ from rag.text import (
     strip_instructions,
 )
 from ui.runtime import build_corpus_engine
+from ui.slack_format import build_answer_message
+from ui.web import render_answer
+from ui.web_text import RUSSIAN
 
 MAX_BYTES = 2**20
 CORPORA = Path(__file__).resolve().parent / "corpora"
@@ -93,8 +96,16 @@ def test_small_talk_gets_a_reply_naming_the_documents_not_a_passage(guide_engine
     cases = (("Привет!", "Документы"), ("hi", "Documents"), ("О чём эти документы?", "Документы"))
     for message, language_word in cases:
         answer = guide_engine.ask(message)
-        assert answer.citations == [] and answer.abstained
+        assert answer.citations == [] and answer.abstained and answer.mode == "reply"
         assert language_word in answer.answer and "Управление пакетами" in answer.answer
+        # Shown as a reply, not under the "no answer in the documents" label of a refusal.
+        shown = render_answer(answer, 0, RUSSIAN)
+        assert RUSSIAN.refusal_label not in shown and "cc-refusal" not in shown
+        assert ":grey_question:" not in str(build_answer_message(answer, message).blocks)
+    refusal = guide_engine.ask("Какой рецепт борща?")
+    assert refusal.abstained and refusal.mode == "extractive"
+    assert RUSSIAN.refusal_label in render_answer(refusal, 0, RUSSIAN)
+    assert ":grey_question:" in str(build_answer_message(refusal, "Какой рецепт борща?").blocks)
 
 
 def test_confidence_separates_answers_from_refusals(article_engine: Engine) -> None:

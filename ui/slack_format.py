@@ -140,9 +140,10 @@ def build_answer_message(answer: Answer, question: str, notice: str | None = Non
     head: list[dict[str, Any]] = []
     if notice:
         head.append(_context(NOTICE_BLOCK_ID, [notice]))
-    body = f":grey_question: {answer.answer}" if answer.abstained else answer.answer
+    refused = answer.abstained and answer.mode != "reply"
+    body = f":grey_question: {answer.answer}" if refused else answer.answer
     tail: list[dict[str, Any]] = []
-    if answer.abstained:
+    if refused:
         tail.append(_context("citechat-refusal-hint", [REFUSAL_HINT]))
     elif answer.citations:
         facts = [f"Уверенность / confidence: {answer.confidence:.0%}"] + ([answer.notice] if answer.notice else [])

@@ -142,6 +142,8 @@ def render_answer(answer: Answer, turn: int, text: WebText) -> str:
         return f'<a class="cc-marker" href="#cite-{turn}-{number}" title="{number}">[{number}]</a>'
 
     body = MARKER.sub(link, html.escape(answer.answer, quote=False)).replace("\n", "<br>")
+    if answer.mode == "reply":
+        return f'<div class="cc-answer cc-reply">{body}</div>'
     if answer.abstained:
         return (
             f'<div class="cc-refusal"><span class="cc-icon">i</span>'
@@ -188,7 +190,7 @@ def render_sources(conversation: Conversation, text: WebText) -> str:
             f'<section class="cc-turn{active}" id="cc-turn-{turn}">',
             f'<p class="cc-question">{html.escape(text.sources_for)}: «{html.escape(answer.question)}»</p>',
         ]
-        if answer.abstained:
+        if answer.abstained and answer.mode != "reply":
             notice = text.nearest_passages if answer.citations else text.refusal_sources
             parts.append(f'<p class="cc-nearest">{html.escape(notice)}</p>')
         for citation in answer.citations:
