@@ -167,7 +167,9 @@ def measure_signals(
     ]
     lowered = normalize(context.text)
     signals.missing_tokens = [
-        token for token in find_specific_tokens(question) if token not in lowered and not _topic_wide(token, weights)
+        token
+        for token in find_specific_tokens(question)
+        if not _mentions(lowered, token) and not _topic_wide(token, weights)
     ]
     # The asked value must be in what is quoted, not only next to it.
     wanted = expected_answer_type(question)
@@ -175,6 +177,11 @@ def measure_signals(
     if wanted in ("number", "date") and not has_answer_type(context.quoted or context.text, wanted, question):
         signals.missing_type = wanted
     return signals
+
+
+def _mentions(lowered: str, token: str) -> bool:
+    """Tell whether normalized text holds a token, its hyphens aside ("64-bit" is "64 bit" or "64bit")."""
+    return any(form in lowered for form in {token, token.replace("-", " "), token.replace("-", "")})
 
 
 def _topic_wide(word: str, weights: dict[str, float]) -> bool:

@@ -232,6 +232,11 @@ def test_a_token_the_whole_corpus_mentions_is_its_topic_not_missing_evidence() -
     for weights, expected in ((rare, ["debian", "synaptic"]), (common, ["synaptic"])):
         retrieval = Retrieval(question, np.zeros(4, dtype=np.float32), extract_terms(question), [], weights)
         assert measure_signals(retrieval, set(), question, context).missing_tokens == expected
+    question = "Which command runs winecfg on a 64-bit system?"
+    retrieval = Retrieval(question, np.zeros(4, dtype=np.float32), extract_terms(question), [], {})
+    for written, expected in (("a 64 bit system", []), ("a 64bit system", []), ("a 32 bit system", ["64-bit"])):
+        context = AnswerContext(text=f"Run wine64 winecfg.exe.so on {written}.", script="en")
+        assert measure_signals(retrieval, set(), question, context).missing_tokens == expected
 
 
 def test_cross_language_keyword_credit_follows_similarity_or_is_not_given() -> None:
