@@ -225,7 +225,7 @@ class AbstentionPolicy:
         if same_language and signals.has_terms:
             if signals.unknown_names and signals.best_dense < self.unknown_name_dense:
                 reasons.append("unknown name")
-            if signals.missing_names and signals.best_dense < self.unknown_name_dense:
+            if signals.missing_names:
                 reasons.append("other entity")
             if signals.answer_coverage < self.min_answer_coverage:
                 reasons.append("question words missing from the answer")

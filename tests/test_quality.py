@@ -246,3 +246,10 @@ def test_cross_language_keyword_credit_follows_similarity_or_is_not_given() -> N
     assert estimate(0.5) == 0.0 and estimate(2.0) == 1.0
     assert fit_coverage_by_similarity(rising[:3]) is None
     assert fit_coverage_by_similarity([(x, 1.0 - y) for x, y in rising]) is None
+
+
+def test_a_question_about_another_entity_than_the_evidence_is_refused(article_engine: Engine) -> None:
+    asked = article_engine.ask("Сколько инвестиционных соглашений Туркменистан заключил с японскими компаниями?")
+    assert not asked.abstained and "восемь" in asked.answer
+    swapped = article_engine.ask("Сколько инвестиционных соглашений Кыргызстан заключил с японскими компаниями?")
+    assert swapped.abstained, swapped.answer
