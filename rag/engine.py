@@ -17,6 +17,7 @@ from rag.models import (
     AnswerDelta,
     AnswerDone,
     AnswerEvent,
+    AnswerProgress,
     Citation,
     DocumentInfo,
     Highlight,
@@ -96,6 +97,8 @@ class Engine:
         standalone = condense_question(strip_instructions(question), history)
         retrieval = self.retriever.search(standalone, top_k=top_k)
         retrieved = time.perf_counter()
+        # The passages are found; an LLM may now take seconds before its first checked sentence.
+        yield AnswerProgress("writing")
         request = AnswerRequest(
             question=question,
             standalone_question=standalone,

@@ -130,13 +130,20 @@ class AnswerDelta:
 
 
 @dataclass
+class AnswerProgress:
+    """What the engine is doing before any text exists: "writing" once the passages are found."""
+
+    stage: str
+
+
+@dataclass
 class AnswerDone:
     """The final, complete answer (the joined deltas plus citations)."""
 
     answer: Answer
 
 
-AnswerEvent = AnswerDelta | AnswerDone
+AnswerEvent = AnswerDelta | AnswerProgress | AnswerDone
 
 
 class DocumentInfo(BaseModel):

@@ -154,8 +154,10 @@ def test_stream_ends_with_the_same_answer(http: httpx.Client, reference_answer: 
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/event-stream")
     events = read_sse(response)
-    assert [name for name, _ in events][-1] == "done"
-    assert {name for name, _ in events} == {"delta", "done"}
+    names = [name for name, _ in events]
+    # Progress comes first (as soon as the passages are found), before any text; the answer object last.
+    assert names[0] == "progress" and json.loads(events[0][1]) == {"stage": "writing"}
+    assert names[-1] == "done" and set(names) == {"progress", "delta", "done"}
     deltas = "".join(json.loads(data)["text"] for name, data in events if name == "delta")
     final = Answer.model_validate_json(events[-1][1])
     assert final.answer == deltas == reference_answer.answer

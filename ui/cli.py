@@ -18,7 +18,7 @@ from pydantic import TypeAdapter, ValidationError
 from rag.config import Settings, load_settings
 from rag.embeddings import limit_embedder_threads
 from rag.errors import CitechatError, UserInputError
-from rag.models import Answer, AnswerDelta, Turn
+from rag.models import Answer, AnswerDelta, AnswerDone, Turn
 from ui.logs import choose_level, configure_logging, level_of_flag
 
 if TYPE_CHECKING:
@@ -153,7 +153,7 @@ def command_chat(args: argparse.Namespace) -> int:
             for event in engine.stream(question, history[-engine.limits.max_history_turns :]):
                 if isinstance(event, AnswerDelta):
                     print(event.text, end="", flush=True)
-                else:
+                elif isinstance(event, AnswerDone):
                     answer = event.answer
             print()
         except UserInputError as error:

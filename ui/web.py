@@ -16,7 +16,7 @@ from ingest.loaders import SUPPORTED_SUFFIXES
 from ingest.pipeline import FileReport
 from rag.errors import CitechatError, StoreError, UserInputError
 from rag.feedback import Feedback
-from rag.models import Answer, AnswerDelta, Citation, DocumentInfo, Turn
+from rag.models import Answer, AnswerDelta, AnswerDone, AnswerProgress, Citation, DocumentInfo, Turn
 from ui.services import Services
 from ui.uploads import IncomingFile
 from ui.web_text import WebText, text_for
@@ -54,6 +54,7 @@ STYLE = """
 #cc-chat .bot.message:has(.cc-refusal), #cc-chat .bot.message:has(.cc-error) {
   background: transparent; border: none; padding: 0; box-shadow: none; }
 .cc-cursor { animation: cc-blink 1s steps(2) infinite; }
+.cc-status { color: var(--body-text-color-subdued); font-style: italic; margin-right: .3em; }
 @keyframes cc-blink { 50% { opacity: 0; } }
 .cc-sources h3 { margin: 0 0 .5rem; font-size: 1.05rem; }
 .cc-sources .cc-hint { color: var(--body-text-color-subdued); font-size: .9em; }
@@ -155,9 +156,10 @@ def render_answer(answer: Answer, turn: int, text: WebText) -> str:
     return f'<div class="cc-answer">{body}<div class="cc-meta">{" · ".join(facts)}</div></div>'
 
 
-def render_partial(shown: str) -> str:
-    """Return answer text still being produced, with a blinking cursor."""
-    return f'<div class="cc-answer">{html.escape(shown, quote=False)}<span class="cc-cursor">▍</span></div>'
+def render_partial(shown: str, status: str = "") -> str:
+    """Return answer text still being produced, with a blinking cursor (and what is going on, before any text)."""
+    note = f'<span class="cc-status">{html.escape(status)}</span>' if status and not shown else ""
+    return f'<div class="cc-answer">{note}{html.escape(shown, quote=False)}<span class="cc-cursor">▍</span></div>'
 
 
 def render_error(message: str) -> str:
@@ -256,7 +258,7 @@ class WebHandlers:
         engine = self.services.engine
         events = engine.stream(question, conversation.history(engine.limits.max_history_turns))
         conversation.add("user", html.escape(question.strip()))
-        conversation.add("assistant", render_partial(""))
+        conversation.add("assistant", render_partial("", self.text.searching))
         yield "", conversation.messages, gr.skip(), conversation
         try:
             shown = ""
@@ -266,7 +268,10 @@ class WebHandlers:
                     shown += event.text
                     conversation.messages[-1]["content"] = render_partial(shown)
                     yield gr.skip(), conversation.messages, gr.skip(), conversation
-                else:
+                elif isinstance(event, AnswerProgress):
+                    conversation.messages[-1]["content"] = render_partial("", self.text.writing)
+                    yield gr.skip(), conversation.messages, gr.skip(), conversation
+                elif isinstance(event, AnswerDone):
                     answer = self.services.sources.answer(event.answer)
             if answer is None:
                 raise RuntimeError("the engine ended without a final answer")

@@ -30,6 +30,8 @@ class WebText:
     bad_input: str
     empty_question: str
     internal_error: str
+    searching: str
+    writing: str
     thanks_up: str
     thanks_down: str
     documents_title: str
@@ -79,6 +81,8 @@ RUSSIAN = WebText(
     bad_input="Не получилось задать вопрос",
     empty_question="Введите вопрос о статье.",
     internal_error="Что-то пошло не так при подготовке ответа. Попробуйте ещё раз.",
+    searching="Ищу в документах…",
+    writing="Нашёл фрагменты, пишу ответ…",
     thanks_up="Спасибо! Отметили ответ как полезный.",
     thanks_down="Спасибо! Отметили ответ как неудачный.",
     documents_title="Загруженные документы",
@@ -132,6 +136,8 @@ ENGLISH = WebText(
     bad_input="Could not ask that",
     empty_question="Type a question about the article.",
     internal_error="Something went wrong while preparing the answer. Please try again.",
+    searching="Searching the documents…",
+    writing="Found passages, writing the answer…",
     thanks_up="Thanks! Marked the answer as helpful.",
     thanks_down="Thanks! Marked the answer as unhelpful.",
     documents_title="Ingested documents",

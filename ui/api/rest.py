@@ -14,7 +14,7 @@ from starlette.routing import Match
 
 from ingest.pipeline import FileReport, IngestReport
 from rag.feedback import Feedback
-from rag.models import Answer, AnswerDelta, DocumentInfo, StoreStatus
+from rag.models import Answer, AnswerDelta, AnswerProgress, DocumentInfo, StoreStatus
 from ui.api.errors import ERROR_RESPONSES, ErrorBody, ErrorResponse, classify_error, error_response, log_failure
 from ui.api.limits import require_json, require_multipart
 from ui.api.runtime import RuntimeDep, bearer
@@ -71,7 +71,8 @@ async def ask(body: AskRequest, runtime: RuntimeDep) -> Answer:
     dependencies=[Depends(require_json)],
 )
 async def ask_stream(body: AskRequest, runtime: RuntimeDep) -> StreamingResponse:
-    """Stream the answer as server-sent events: `delta` {"text"} events, then `done` (the Answer JSON)."""
+    """Stream the answer as server-sent events: `progress` {"stage"} once the passages are found, `delta` {"text"}
+    events, then `done` (the Answer JSON)."""
     question = runtime.checked_question(body.question, body.history)
     events = await runtime.open_answer_stream(question, body.history, body.top_k)
 
@@ -80,6 +81,8 @@ async def ask_stream(body: AskRequest, runtime: RuntimeDep) -> StreamingResponse
             async for event in events:
                 if isinstance(event, AnswerDelta):
                     yield format_sse(json.dumps({"text": event.text}, ensure_ascii=False), "delta")
+                elif isinstance(event, AnswerProgress):
+                    yield format_sse(json.dumps({"stage": event.stage}), "progress")
                 else:
                     yield format_sse(event.answer.model_dump_json(), "done")
         except Exception as error:  # the status is sent already; report the failure as an event
