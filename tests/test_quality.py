@@ -253,3 +253,13 @@ def test_a_question_about_another_entity_than_the_evidence_is_refused(article_en
     assert not asked.abstained and "восемь" in asked.answer
     swapped = article_engine.ask("Сколько инвестиционных соглашений Кыргызстан заключил с японскими компаниями?")
     assert swapped.abstained, swapped.answer
+
+
+def test_the_web_chat_says_who_wrote_the_answer(guide_engine: Engine) -> None:
+    quoted = guide_engine.ask("Как удержать пакет, чтобы он не обновлялся?")
+    assert quoted.mode == "extractive" and RUSSIAN.by_model not in render_answer(quoted, 0, RUSSIAN)
+    assert RUSSIAN.by_model in render_answer(quoted.model_copy(update={"mode": "llm"}), 0, RUSSIAN)
+    assert RUSSIAN.by_fallback in render_answer(quoted.model_copy(update={"mode": "llm-fallback"}), 0, RUSSIAN)
+    question = "Как удержать пакет?"
+    assert "моделью" not in str(build_answer_message(quoted, question).blocks)
+    assert "моделью" in str(build_answer_message(quoted.model_copy(update={"mode": "llm"}), question).blocks)

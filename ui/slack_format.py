@@ -135,6 +135,13 @@ def format_source_line(citation: Citation) -> str:
     return f"*[{citation.marker}]* *{escape_mrkdwn(title)}* · `{escape_mrkdwn(source)}`"
 
 
+# Who wrote an LLM-mode answer (quoted answers need no remark).
+WRITTEN_BY = {
+    "llm": "сформулировано моделью и сверено с источниками / phrased by the model, checked against sources",
+    "llm-fallback": "цитаты: ответ модели не подошёл / quotes: the model's reply was not usable",
+}
+
+
 def build_answer_message(answer: Answer, question: str, notice: str | None = None) -> SlackMessage:
     """Return the answer as Block Kit (answer sections, numbered sources, feedback buttons); `text` is the answer."""
     head: list[dict[str, Any]] = []
@@ -147,6 +154,8 @@ def build_answer_message(answer: Answer, question: str, notice: str | None = Non
         tail.append(_context("citechat-refusal-hint", [REFUSAL_HINT]))
     elif answer.citations:
         facts = [f"Уверенность / confidence: {answer.confidence:.0%}"] + ([answer.notice] if answer.notice else [])
+        if answer.mode in WRITTEN_BY:
+            facts.append(WRITTEN_BY[answer.mode])
         tail.append(_context("citechat-confidence", [" · ".join(facts)]))
         tail.append({"type": "divider"})
         tail.extend(_source_blocks(answer.citations, MAX_BLOCKS - len(head) - 4))

@@ -151,6 +151,8 @@ def render_answer(answer: Answer, turn: int, text: WebText) -> str:
             f'<div><span class="cc-label">{html.escape(text.refusal_label)}</span>{body}</div></div>'
         )
     facts = [f"{html.escape(text.confidence_label)}: {answer.confidence:.0%}"]
+    if answer.mode in ("llm", "llm-fallback"):
+        facts.append(html.escape(text.by_model if answer.mode == "llm" else text.by_fallback))
     if answer.notice:
         facts.append(html.escape(answer.notice))
     return f'<div class="cc-answer">{body}<div class="cc-meta">{" · ".join(facts)}</div></div>'

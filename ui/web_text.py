@@ -31,6 +31,8 @@ class WebText:
     empty_question: str
     internal_error: str
     searching: str
+    by_model: str
+    by_fallback: str
     writing: str
     thanks_up: str
     thanks_down: str
@@ -82,6 +84,8 @@ RUSSIAN = WebText(
     empty_question="Введите вопрос о статье.",
     internal_error="Что-то пошло не так при подготовке ответа. Попробуйте ещё раз.",
     searching="Ищу в документах…",
+    by_model="сформулировано моделью, каждое предложение сверено с источником",
+    by_fallback="цитаты: ответ модели не подошёл",
     writing="Нашёл фрагменты, пишу ответ…",
     thanks_up="Спасибо! Отметили ответ как полезный.",
     thanks_down="Спасибо! Отметили ответ как неудачный.",
@@ -137,6 +141,8 @@ ENGLISH = WebText(
     empty_question="Type a question about the article.",
     internal_error="Something went wrong while preparing the answer. Please try again.",
     searching="Searching the documents…",
+    by_model="phrased by the model, every sentence checked against its source",
+    by_fallback="quotes: the model's reply was not usable",
     writing="Found passages, writing the answer…",
     thanks_up="Thanks! Marked the answer as helpful.",
     thanks_down="Thanks! Marked the answer as unhelpful.",
