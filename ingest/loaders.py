@@ -336,6 +336,8 @@ def _load_pdf(path: Path) -> tuple[str, list[str]]:
         try:
             pages = [_page_text(document, index) for index in range(len(document))]
             title = str(document.get_metadata_dict().get("Title", ""))
+        except pdfium.PdfiumError as error:
+            raise UserInputError(f"{path}: a page of the PDF cannot be read ({error}); skipped") from None
         finally:
             document.close()
     # Pages are reflowed as one stream, so a paragraph broken by a page end is joined again.
