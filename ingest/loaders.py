@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ingest.structure import (
+    SHELL_PROMPT,
     SHORT_LINE_WORDS,
     Block,
     BlockKind,
@@ -256,25 +258,19 @@ def strip_page_furniture(pages: Sequence[str]) -> list[list[str]]:
     """
     lines = [[line.strip() for line in page.splitlines() if line.strip()] for page in pages]
     limit = max(3, 0.3 * len(lines))
-    seen: dict[str, int] = {}
-    for page in lines:
-        for key in {_furniture_key(line) for line in page}:
-            seen[key] = seen.get(key, 0) + 1
-    edge_seen: dict[tuple[str, ...], int] = {}
-    for page in lines:
-        for trigram in {trigram for line in _edges(page) for trigram in _trigrams(line)}:
-            edge_seen[trigram] = edge_seen.get(trigram, 0) + 1
-    running = {trigram for trigram, count in edge_seen.items() if count >= limit}
+    recurring = Counter(key for page in lines for key in {_furniture_key(line) for line in page})
+    edge_trigrams = Counter(
+        trigram for page in lines for trigram in set().union(*(_trigrams(page[i]) for i in _edge_indices(page)))
+    )
+    running = {trigram for trigram, count in edge_trigrams.items() if count >= limit}
     kept = []
     for page in lines:
-        edges = {id(line) for line in _edges(page) if running.intersection(_trigrams(line))}
+        titles = {i for i in _edge_indices(page) if running & _trigrams(page[i])}
         kept.append(
             [
                 line
-                for line in page
-                if seen[_furniture_key(line)] < limit
-                and id(line) not in edges
-                and not re.fullmatch(r"[\d\s/–-]+", line)
+                for i, line in enumerate(page)
+                if i not in titles and recurring[_furniture_key(line)] < limit and not re.fullmatch(r"[\d\s/–-]+", line)
             ]
         )
     return kept
@@ -284,9 +280,13 @@ def _furniture_key(line: str) -> str:
     return re.sub(r"\d+", "#", line)
 
 
-def _edges(page: list[str]) -> list[str]:
-    """Return a page's first and last two lines when they are short (where running titles sit)."""
-    return [line for line in page[:2] + page[-2:] if count_words(line) <= SHORT_LINE_WORDS]
+def _edge_indices(page: list[str]) -> set[int]:
+    """Return the indices of a page's first and last two lines that are short (where running titles sit)."""
+    return {
+        i
+        for i in (0, 1, len(page) - 2, len(page) - 1)
+        if 0 <= i < len(page) and count_words(page[i]) <= SHORT_LINE_WORDS
+    }
 
 
 def _trigrams(line: str) -> set[tuple[str, ...]]:
@@ -294,19 +294,18 @@ def _trigrams(line: str) -> set[tuple[str, ...]]:
     return {tuple(words[i : i + 3]) for i in range(len(words) - 2)}
 
 
-# Lines that begin a block of their own in a PDF: list marks, numbered headings, shell prompts.
-_PDF_BLOCK_START = re.compile(r"^(?:[-•◦▪*–]\s|\d{1,3}(?:\.\d+)*[.)]?\s|[$#]\s)")
-_PROMPT = re.compile(r"^[$#]\s")
+# Lines that begin a block of their own in a PDF: list marks and numbered headings (and shell prompts).
+_PDF_BLOCK_START = re.compile(r"^(?:[-•◦▪*–]\s|\d{1,3}(?:\.\d+)*[.)]?\s)")
 
 
-def reflow_page(lines: Sequence[str]) -> str:
-    """Join a PDF page's visual lines into paragraphs: a closed short line or a standalone line ends one."""
+def reflow_lines(lines: Sequence[str]) -> str:
+    """Join a PDF's lines, all pages in order, into paragraphs; a closed short line or a standalone line ends one."""
     width = max((len(line) for line in lines), default=0)
     paragraphs: list[list[str]] = []
     for line in lines:
         previous = paragraphs[-1][-1] if paragraphs else ""
         ends_paragraph = not previous or (previous.endswith((".", "!", "?", ":", "…")) and len(previous) < 0.8 * width)
-        standalone = bool(_PDF_BLOCK_START.match(line)) or _PROMPT.match(previous) is not None
+        standalone = bool(_PDF_BLOCK_START.match(line) or SHELL_PROMPT.match(line) or SHELL_PROMPT.match(previous))
         # A short line that stops well before the margin without closing its sentence is a heading or label.
         after_label = (
             is_short_line(previous) and len(previous) < 0.6 * width and not previous.endswith((",", "-", "–", "—"))
@@ -341,7 +340,7 @@ def _load_pdf(path: Path) -> tuple[str, list[str]]:
         finally:
             document.close()
     # Pages are reflowed as one stream, so a paragraph broken by a page end is joined again.
-    text = reflow_page([line for page in strip_page_furniture(pages) for line in page])
+    text = reflow_lines([line for page in strip_page_furniture(pages) for line in page])
     if not text.strip():
         raise UserInputError(f"{path}: the PDF has no text layer (scanned?); run OCR (e.g. ocrmypdf) first")
     return text, [title]

@@ -24,7 +24,8 @@ _TERMINAL = ".!?…;"
 _LIST_MARK = re.compile(r"^\s*(?:[-*+•◦▪–—]|\d{1,3}[.)]|[a-zа-я][.)])\s+\S", re.IGNORECASE)
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+\S")
 _FENCE = re.compile(r"^\s{0,3}(```|~~~)")
-_SHELL_PROMPT = re.compile(r"^[$#] \S")
+# A shell command line as documentation prints it: "$ sudo apt install …", "# apt-get update".
+SHELL_PROMPT = re.compile(r"^[$#] \S")
 _LABEL_LINE = re.compile(r"^[^\W\d_][\w .-]{0,30}:\s+\S")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
@@ -157,7 +158,7 @@ def segment_text(text: str) -> list[Block]:
     for index, block in enumerate(blocks[:-1]):
         piece = text[block.start : block.end]
         following = text[blocks[index + 1].start : blocks[index + 1].end]
-        if block.kind == "text" and _SHELL_PROMPT.match(piece):
+        if block.kind == "text" and SHELL_PROMPT.match(piece):
             block.kind = "code"
         elif is_heading_line(piece) and block.kind == "text" and reads_as_prose(following):
             block.kind = "heading"

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ingest.loaders import load_document, reflow_page, strip_page_furniture
+from ingest.loaders import load_document, reflow_lines, strip_page_furniture
 from ingest.structure import segment_text
 from rag.abstention import AnswerContext, measure_signals
 from rag.answering.extractive import fit_coverage_by_similarity, is_quotable
@@ -191,7 +191,7 @@ def test_pdf_running_titles_go_and_paragraphs_join_across_pages() -> None:
     kept = strip_page_furniture(pages)
     assert all(not any("Руководство по сборке" in line for line in page) for page in kept)
     assert all(line != str(n) for n, page in enumerate(kept, 1) for line in page)
-    text = reflow_page(
+    text = reflow_lines(
         [
             "Это длинная строка абзаца, которая продолжается",
             "на следующей странице.",
