@@ -188,28 +188,22 @@ def expected_answer_type(question: str) -> str | None:
 _IDENTIFIER = re.compile(r"[a-z_]\d|\d[a-z_]|[a-z]-\d|[a-z]\(\d|[/:=@\\]", re.IGNORECASE)
 
 
-_COMMAND_LINE = re.compile(r"(?:^|\n)\s*[$#] \S")
-
-
 def has_answer_type(text: str, kind: str, question: str = "") -> bool:
     """Tell whether `text` holds a value of the asked kind (a number, or a date) that the question does not name.
 
     "Когда вышла версия 0.8.13?" is not answered by a sentence whose only number is 0.8.13.
     """
-    if kind == "command":
-        return _COMMAND_LINE.search(text) is not None
+    pattern = _NUMBER if kind == "number" else _DATE
     asked = set(split_into_words(question))
     asked_numbers = set(re.findall(r"\d+", question))
-    for match in (_NUMBER if kind == "number" else _DATE).finditer(text):
-        start = max(text.rfind(" ", 0, match.start()), text.rfind("\n", 0, match.start())) + 1
-        end = min((i for i in (text.find(" ", match.end()), text.find("\n", match.end())) if i >= 0), default=len(text))
-        token = text[start:end].strip(".,;:!?()[]«»\"'")
+    for token in (word.strip(".,;:!?()[]«»\"'") for word in text.split()):
         if _IDENTIFIER.search(token):
             continue
         numbers = set(re.findall(r"\d+", token))
-        if normalize(match.group(0)) in asked or (numbers and numbers <= asked_numbers):
+        if numbers and numbers <= asked_numbers:
             continue
-        return True
+        if any(normalize(match.group(0)) not in asked for match in pattern.finditer(token)):
+            return True
     return False
 
 
