@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
@@ -17,6 +18,7 @@ from rag.text import (
     find_specific_tokens,
     has_answer_type,
     is_stopword,
+    missing_qualifiers,
     normalize,
     stem_word,
 )
@@ -70,6 +72,7 @@ class AnswerContext:
     text: str
     script: str
     quoted: str = ""
+    quoted_prose: str = ""
 
     @classmethod
     def around(cls, picks: Sequence[tuple[Passage, int]]) -> AnswerContext:
@@ -79,8 +82,13 @@ class AnswerContext:
             parts.extend([passage.title, passage.heading])
             parts.extend(sentence.text for sentence in passage.sentences[max(0, index - 1) : index + 2])
         text = "\n".join(part for part in parts if part)
-        quoted = "\n".join(passage.sentences[index].text for passage, index in picks)
-        return cls(text=text, script=detect_language(text), quoted=quoted)
+        quoted = [passage.sentences[index] for passage, index in picks]
+        return cls(
+            text=text,
+            script=detect_language(text),
+            quoted="\n".join(sentence.text for sentence in quoted),
+            quoted_prose="\n".join(sentence.text for sentence in quoted if sentence.kind != "code"),
+        )
 
 
 def match_strength(term: str, present: set[str]) -> float:
@@ -137,6 +145,12 @@ def measure_signals(
     )
     terms = retrieval.query_terms
     weights = retrieval.term_weights
+
+    def weight(stem: str) -> float:
+        if stem in weights:
+            return weights[stem]
+        return retrieval.idf(stem) if retrieval.idf else TOPIC_WIDE_IDF
+
     signals = EvidenceSignals(
         best_dense=best_dense,
         corpus_coverage=weighted_coverage(terms, weights, lambda term: retrieval.term_presence.get(term, 0.0)),
@@ -163,18 +177,23 @@ def measure_signals(
         if detect_language(name) == context.script
         and not is_stopword(name)
         and not any(match_strength(stem, context_terms) for stem in extract_terms(name))
-        and not _topic_wide(name, weights)
+        and not _topic_wide(name, weight)
     ]
     lowered = normalize(context.text)
     signals.missing_tokens = [
         token
         for token in find_specific_tokens(question)
-        if not _mentions(lowered, token) and not _topic_wide(token, weights)
-    ]
+        if not _mentions(lowered, token) and not _topic_wide(token, weight)
+    ] + missing_qualifiers(question, context.text)
     # The asked value must be in what is quoted, not only next to it.
     wanted = expected_answer_type(question)
     # (Whether a command is quoted says nothing here: a command for another task is one too.)
-    if wanted in ("number", "date") and not has_answer_type(context.quoted or context.text, wanted, question):
+    if wanted == "person":
+        if not has_answer_type(context.quoted_prose, wanted, question, partial(_topic_wide, weight=weight)):
+            signals.missing_type = wanted
+    elif wanted in ("number", "date", "duration") and not has_answer_type(
+        context.quoted or context.text, wanted, question
+    ):
         signals.missing_type = wanted
     return signals
 
@@ -184,10 +203,10 @@ def _mentions(lowered: str, token: str) -> bool:
     return any(form in lowered for form in {token, token.replace("-", " "), token.replace("-", "")})
 
 
-def _topic_wide(word: str, weights: dict[str, float]) -> bool:
-    """Tell whether a word of the question is so common in the corpus that it is its topic, not the asked thing."""
+def _topic_wide(word: str, weight: Callable[[str], float]) -> bool:
+    """Tell whether a word is so common in the corpus that it is its topic, not the asked thing."""
     stems = extract_terms(word) or [stem_word(word)]
-    return all(weights.get(stem, TOPIC_WIDE_IDF) < TOPIC_WIDE_IDF for stem in stems)
+    return all(weight(stem) < TOPIC_WIDE_IDF for stem in stems)
 
 
 @dataclass
@@ -196,6 +215,7 @@ class Verdict:
 
     abstain: bool
     confidence: float
+    reasons: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -234,6 +254,6 @@ class AbstentionPolicy:
             ):
                 reasons.append("missing words")
         if reasons:
-            return Verdict(abstain=True, confidence=round(min(confidence, 0.49) * 0.5, 3))
+            return Verdict(abstain=True, confidence=round(min(confidence, 0.49) * 0.5, 3), reasons=tuple(reasons))
         coverage = signals.answer_coverage if same_language and signals.has_terms else 1.0
         return Verdict(abstain=False, confidence=round(0.5 + 0.5 * min(confidence, 0.5 + 0.5 * coverage), 3))

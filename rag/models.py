@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -120,6 +121,8 @@ class Retrieval:
     passages: list[Passage]
     term_weights: dict[str, float] = field(default_factory=dict)
     term_presence: dict[str, float] = field(default_factory=dict)
+    # The corpus's inverse document frequency of any stem (term_weights holds the query's own).
+    idf: Callable[[str], float] | None = None
 
 
 @dataclass

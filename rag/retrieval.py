@@ -226,4 +226,5 @@ class HybridRetriever(BaseRetriever):
             passages=passages,
             term_weights=idf,
             term_presence=presence,
+            idf=lexical.idf,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 
 import Stemmer
@@ -146,6 +147,12 @@ def is_addressed_to_assistant(text: str) -> bool:
 
 
 _QUESTION_WORD = {
+    # A duration is a number of time units ("за три месяца", "30 days"); "How long is a password?" is a length.
+    "duration": re.compile(
+        r"\b(сколько (?:длится|длятся|длилось|продолжается|времени)|как долго|за какой срок|"
+        r"в течение какого (?:срока|времени)|how long (?:does|do|did|will|would|can)|for how long)\b",
+        re.IGNORECASE,
+    ),
     "number": re.compile(
         r"\b(сколько|скольких|как часто|как(?:ая|ую|ой|ие|ого) (?:верси|размер|объ[её]м|процент|дол[яю])\w*|"
         r"how (?:much|many|long|big|large|old|often)|(?:what|which) (?:amount|share|percentage|number|size|version))\b",
@@ -155,6 +162,8 @@ _QUESTION_WORD = {
     "date": re.compile(
         r"\b(когда|в как(?:ом|ие|ой) (?:год|месяц|день)\w*|what (?:year|date|month)|when)\b", re.IGNORECASE
     ),
+    # "Кто руководит …", "Who maintains …": a person or an organisation, i.e. a name ("Кому …" asks for anything).
+    "person": re.compile(r"\b(кто|who)\b", re.IGNORECASE),
 }
 _NUMBER = re.compile(
     r"\d|\b(один|одна|одно|два|две|три|четыре|пять|шесть|семь|восемь|девять|десять|сто|тысяч\w*|миллион\w*|"
@@ -170,8 +179,19 @@ _DATE = re.compile(
 )
 
 
+_TIME_UNIT = re.compile(
+    r"\b(секунд|минут|час|сут(?:ок|ки)|дн[яе]й|день|дня|недел|месяц|полугоди|квартал|год|лет|"
+    r"seconds?|minutes?|hours?|days?|weeks?|months?|quarters?|years?)\w*",
+    re.IGNORECASE,
+)
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
+
+
 def expected_answer_type(question: str) -> str | None:
-    """Return "number", "command" or "date" when the question asks for one ("сколько", "which command"), else None.
+    """Return the kind of value a question asks for, else None.
+
+    "duration" ("сколько длится"), "number" ("сколько", "which version"), "command", "date" ("когда") or
+    "person" ("кто", "who").
 
     Pass the question without instructions about the answer (`strip_instructions`), as the answerer does.
     """
@@ -188,13 +208,23 @@ def expected_answer_type(question: str) -> str | None:
 _IDENTIFIER = re.compile(r"[a-z_]\d|\d[a-z_]|[a-z]-\d|[a-z]\(\d|[/:=@\\]", re.IGNORECASE)
 
 
-def has_answer_type(text: str, kind: str, question: str = "") -> bool:
-    """Tell whether `text` holds a value of the asked kind (a number, or a date) that the question does not name.
+def has_answer_type(text: str, kind: str, question: str = "", common: Callable[[str], bool] | None = None) -> bool:
+    """Tell whether `text` holds a value of the asked kind that the question does not name.
 
-    "Когда вышла версия 0.8.13?" is not answered by a sentence whose only number is 0.8.13.
+    Kinds are those of `expected_answer_type` but "command". "Когда вышла версия 0.8.13?" is not answered
+    by a sentence whose only number is 0.8.13; "Кто сопровождает gedit?" needs a name (a capitalized word
+    inside a sentence, or an e-mail address) besides gedit that `common` does not call the corpus's topic;
+    a duration needs a time unit.
     """
-    pattern = _NUMBER if kind == "number" else _DATE
     asked = set(split_into_words(question))
+    if kind == "person":
+        own = set(find_names(question)) | asked
+        return bool(_EMAIL.search(text)) or any(
+            name not in own and not (common and common(name)) for name in find_names(text)
+        )
+    if kind == "duration":
+        return any(normalize(match.group(0)) not in asked for match in _TIME_UNIT.finditer(text))
+    pattern = _NUMBER if kind == "number" else _DATE
     asked_numbers = set(re.findall(r"\d+", question))
     for token in (word.strip(".,;:!?()[]«»\"'") for word in text.split()):
         if _IDENTIFIER.search(token):
@@ -205,6 +235,18 @@ def has_answer_type(text: str, kind: str, question: str = "") -> bool:
         if any(normalize(match.group(0)) not in asked for match in pattern.finditer(token)):
             return True
     return False
+
+
+# Words that narrow what is asked to one setting: "Какой шрифт используется по умолчанию?" is not answered
+# by a sentence about fonts that never says which is the default. (asked in the question, stated in the text)
+_QUALIFIERS = {
+    "default": (re.compile(r"по умолчанию|\bdefault", re.IGNORECASE), re.compile(r"умолчани|default", re.IGNORECASE)),
+}
+
+
+def missing_qualifiers(question: str, text: str) -> list[str]:
+    """Return the qualifiers the question asks about ("по умолчанию", "by default") that `text` never states."""
+    return [name for name, (asked, stated) in _QUALIFIERS.items() if asked.search(question) and not stated.search(text)]
 
 
 def find_specific_tokens(text: str) -> list[str]:

@@ -21,6 +21,7 @@ from rag.text import (
     extract_terms,
     find_specific_tokens,
     has_answer_type,
+    missing_qualifiers,
     stem_word,
     strip_instructions,
 )
@@ -181,6 +182,31 @@ def test_the_asked_value_is_new_and_not_part_of_a_name() -> None:
     assert not has_answer_type("See journalctl(1) and ext4 for details.", "number", "How long are logs kept?")
     assert has_answer_type("В 2010-х годах Токио участвовал в проекте.", "date", "Когда Токио участвовал?")
     assert has_answer_type("Journald keeps logs for 30 days.", "number", "How long are logs kept?")
+
+
+def test_durations_people_and_defaults_are_asked_values() -> None:
+    assert expected_answer_type("Сколько длится заморозка функций?") == "duration"
+    assert expected_answer_type("How long does journald keep logs?") == "duration"
+    assert expected_answer_type("How long should a good password be?") == "number"
+    assert not has_answer_type(
+        "Заморозка наступает после первой половины цикла.", "duration", "Сколько длится заморозка?"
+    )
+    assert has_answer_type("Заморозка длится три недели.", "duration", "Сколько длится заморозка?")
+
+    assert expected_answer_type("Кто сопровождает пакет gedit?") == "person"
+    assert expected_answer_type("Кому Япония оказывает помощь?") is None
+    question = "Кто сопровождает пакет Gedit?"
+    assert has_answer_type("Пакет сопровождает команда GNOME.", "person", question)
+    assert has_answer_type("Пишите сопровождающему: gedit@example.org.", "person", question)
+    assert not has_answer_type("У пакета Gedit всегда есть сопровождающий.", "person", question)
+    # A name that is the whole corpus's topic ("Debian" in a Debian guide) names nobody in particular.
+    topic = "По традиции, в Debian у каждого пакета есть сопровождающий."
+    assert has_answer_type(topic, "person", question)
+    assert not has_answer_type(topic, "person", question, common=lambda name: name == "debian")
+
+    assert missing_qualifiers("Какой шрифт используется по умолчанию?", "Шрифт задаётся в настройках.") == ["default"]
+    assert missing_qualifiers("Какой шрифт используется по умолчанию?", "По-умолчанию это Arial.") == []
+    assert missing_qualifiers("Which port does knockd use?", "knockd listens on a port.") == []
 
 
 def test_pdf_running_titles_go_and_paragraphs_join_across_pages() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -28,9 +29,12 @@ from rag.text import (
     extract_terms,
     has_answer_type,
     is_addressed_to_assistant,
+    missing_qualifiers,
     split_into_words,
     strip_instructions,
 )
+
+logger = logging.getLogger("citechat.answering")
 
 # Sentence score = contextual similarity + LEXICAL_WEIGHT * idf-weighted question coverage
 #                 + PASSAGE_WEIGHT * normalized passage score - a penalty for fragments. Set by reading the
@@ -196,6 +200,8 @@ class ExtractiveAnswerer(Answerer):
         if inspection is None:
             return [], 0.0
         verdict = self._policy.judge(inspection.signals, inspection.same_language)
+        if verdict.abstain:
+            logger.info("refused (%s): %s", ", ".join(verdict.reasons), request.standalone_question[:80])
         return ([] if verdict.abstain else self._add_context(inspection.chosen)), verdict.confidence
 
     def inspect(self, request: AnswerRequest) -> Inspection | None:
@@ -221,6 +227,8 @@ class ExtractiveAnswerer(Answerer):
             for term, weight in retrieval.term_weights.items()
         }
         wanted = expected_answer_type(question)
+        # A question "по умолчанию / by default" is answered by a sentence that says which is the default.
+        qualified = bool(missing_qualifiers(question, ""))
         question_language = detect_language(request.standalone_question)
         passage_language = {passage.chunk_id: detect_language(passage.text) for passage in retrieval.passages}
         candidates: list[_Candidate] = []
@@ -256,6 +264,7 @@ class ExtractiveAnswerer(Answerer):
                 + PASSAGE_WEIGHT * item.passage.score / top_passage
                 - SHORT_PENALTY * max(0, SHORT_WORDS - words) / SHORT_WORDS
                 + (ANSWER_TYPE_BONUS if wanted and self._has_value(item.passage, item.index, wanted, question) else 0.0)
+                + (ANSWER_TYPE_BONUS if qualified and not missing_qualifiers(question, item.sentence.text) else 0.0)
             )
             scored.append(ScoredSentence(item.sentence, item.passage, item.index, score, item.terms))
         scored.sort(key=lambda item: (-item.score, item.passage.start, item.sentence.start))
