@@ -36,6 +36,10 @@ from rag.text import (
 
 logger = logging.getLogger("citechat.answering")
 
+# Demonstratives inside a sentence point back ("… developed to resolve these issues", "… решает эти проблемы"):
+# the sentence needs the one before it. ("это" is also a copula, so it is not one.)
+POINTERS = frozenset("этот эта эти этого этой этих этому этим этом эту these those".split())
+
 # Sentence score = contextual similarity + LEXICAL_WEIGHT * idf-weighted question coverage
 #                 + PASSAGE_WEIGHT * normalized passage score - a penalty for fragments. Set by reading the
 # per-question signals of bench/calibrate.py; the join margin is swept in bench/sweep.py (0 → 0.93
@@ -314,7 +318,11 @@ class ExtractiveAnswerer(Answerer):
         words = split_into_words(sentence.text)
         if previous.kind == "term" or (sentence.kind == "code" and previous.text.rstrip().endswith(":")):
             return True
-        return len(sentence.text) < MIN_STANDALONE_CHARS or bool(words and words[0] in ANAPHORS)
+        return (
+            len(sentence.text) < MIN_STANDALONE_CHARS
+            or bool(words and words[0] in ANAPHORS)
+            or any(word in POINTERS for word in words[1:])
+        )
 
     def _add_context(self, chosen: list[ScoredSentence]) -> list[ScoredSentence]:
         """Put the preceding line before a fragment, and what a lead-in announces after it."""
