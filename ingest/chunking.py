@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ingest.structure import Block, is_lead_in, segment_text
-from rag.text import split_into_sentences
+from ingest.structure import Block, segment_text
+from rag.text import is_lead_in, split_into_sentences
 
 # A heading path longer than this is cut: it is context for the embedding, not content.
 MAX_HEADING_CHARS = 200

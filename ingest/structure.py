@@ -55,11 +55,6 @@ def is_short_line(text: str) -> bool:
     )
 
 
-def is_lead_in(text: str) -> bool:
-    """Tell whether a block announces what follows it ("run:", "the following command:")."""
-    return text.rstrip().endswith(":")
-
-
 def mark_edge_matter(text: str, blocks: list[Block]) -> list[Block]:
     """Mark short label and credit lines in the first and last blocks as front/back matter.
 

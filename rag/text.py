@@ -269,6 +269,11 @@ def _specific(text: str) -> list[str]:
     return [token.strip(".-") for token in tokens if len(token.strip(".-")) >= 2]
 
 
+def is_lead_in(text: str) -> bool:
+    """Tell whether a sentence or block announces what follows it ("run:", "the following command:")."""
+    return text.rstrip().endswith(":")
+
+
 _WHY = re.compile(r"^(почему|зачем|отчего|по какой причине|why|for what reason|what for)\b", re.IGNORECASE)
 
 

@@ -29,12 +29,20 @@ from rag.text import (
     extract_terms,
     has_answer_type,
     is_addressed_to_assistant,
+    is_lead_in,
     missing_qualifiers,
     split_into_words,
     strip_instructions,
 )
 
 logger = logging.getLogger("citechat.answering")
+
+# A follow-up asks something new about what was just said: a sentence holding this share of its words
+# from the last answer repeats it and loses REPEAT_PENALTY; the other sentences of its passage gain
+# FOLLOW_UP_BONUS.
+ECHO_SHARE = 0.7
+REPEAT_PENALTY = 0.05
+FOLLOW_UP_BONUS = 0.03
 
 # Demonstratives inside a sentence point back ("… developed to resolve these issues", "… решает эти проблемы"):
 # the sentence needs the one before it. ("это" is also a copula, so it is not one.)
@@ -90,6 +98,9 @@ class ScoredSentence:
     index: int
     score: float
     terms: set[str]
+    # The index of the sentence this one was chosen for: its own, or, for context (a lead-in, the line it
+    # announces), the answer sentence it was added to. -1 before context is added.
+    anchor: int = -1
 
 
 @dataclass
@@ -140,6 +151,27 @@ def _announces_code(sentences: Sequence[Sentence], index: int) -> bool:
         return True
     short_lead_in = following.kind == "text" and len(split_into_words(following.text)) <= LEAD_IN_WORDS
     return short_lead_in and index + 2 < len(sentences) and sentences[index + 2].kind == "code"
+
+
+def _follow_up_adjustments(request: AnswerRequest, candidates: Sequence[_Candidate]) -> dict[tuple[str, int], float]:
+    """Return score changes for a follow-up: what the last answer said drops, what stands next to it rises.
+
+    "Who develops it?" after an answer quoting "Debian also contains the Chromium web browser" is
+    answered from that passage ("This browser is developed by Google"), not by that sentence again.
+    """
+    said_turns = [turn.content for turn in request.history if turn.role == "assistant" and turn.content.strip()]
+    if not said_turns or request.standalone_question.strip() == strip_instructions(request.question).strip():
+        return {}
+    said = set(extract_terms(said_turns[-1]))
+    echoed = [item for item in candidates if item.terms and len(item.terms & said) >= ECHO_SHARE * len(item.terms)]
+    changes: dict[tuple[str, int], float] = {}
+    for item in candidates:
+        key = (item.passage.chunk_id, item.index)
+        if item in echoed:
+            changes[key] = -REPEAT_PENALTY
+        elif any(other.passage.chunk_id == item.passage.chunk_id for other in echoed):
+            changes[key] = FOLLOW_UP_BONUS
+    return changes
 
 
 def _qualifies(passage: Passage, index: int) -> bool:
@@ -253,6 +285,7 @@ class ExtractiveAnswerer(Answerer):
                 native = language == question_language or sentence.kind == "code"
                 candidates.append(_Candidate(sentence, passage, index, similarity, coverage, terms, native))
         estimate = fit_coverage_by_similarity([(item.similarity, item.coverage) for item in candidates if item.native])
+        follow_up = _follow_up_adjustments(request, candidates)
         scored: list[ScoredSentence] = []
         for item in candidates:
             coverage = item.coverage
@@ -269,6 +302,7 @@ class ExtractiveAnswerer(Answerer):
                 - SHORT_PENALTY * max(0, SHORT_WORDS - words) / SHORT_WORDS
                 + (ANSWER_TYPE_BONUS if wanted and self._has_value(item.passage, item.index, wanted, question) else 0.0)
                 + (ANSWER_TYPE_BONUS if qualified and not missing_qualifiers(question, item.sentence.text) else 0.0)
+                + follow_up.get((item.passage.chunk_id, item.index), 0.0)
             )
             scored.append(ScoredSentence(item.sentence, item.passage, item.index, score, item.terms))
         scored.sort(key=lambda item: (-item.score, item.passage.start, item.sentence.start))
@@ -316,7 +350,7 @@ class ExtractiveAnswerer(Answerer):
     @staticmethod
     def _needs_context(sentence: Sentence, previous: Sentence) -> bool:
         words = split_into_words(sentence.text)
-        if previous.kind == "term" or (sentence.kind == "code" and previous.text.rstrip().endswith(":")):
+        if previous.kind == "term" or (sentence.kind == "code" and is_lead_in(previous.text)):
             return True
         return (
             len(sentence.text) < MIN_STANDALONE_CHARS
@@ -333,14 +367,16 @@ class ExtractiveAnswerer(Answerer):
             if (item.passage.chunk_id, index) in taken and index != item.index:
                 return
             taken.add((item.passage.chunk_id, index))
-            result.append(ScoredSentence(item.passage.sentences[index], item.passage, index, item.score, set()))
+            result.append(
+                ScoredSentence(item.passage.sentences[index], item.passage, index, item.score, set(), item.index)
+            )
 
         for item in chosen:
             sentences = item.passage.sentences
             if item.index > 0 and self._needs_context(item.sentence, sentences[item.index - 1]):
                 take(item, item.index - 1)
             take(item, item.index)
-            if item.sentence.text.rstrip().endswith(":") or _announces_code(sentences, item.index):
+            if is_lead_in(item.sentence.text) or _announces_code(sentences, item.index):
                 size = 0
                 for index in range(item.index + 1, min(len(sentences), item.index + 1 + LEAD_IN_MAX_UNITS)):
                     following = sentences[index]
