@@ -98,9 +98,6 @@ class ScoredSentence:
     index: int
     score: float
     terms: set[str]
-    # The index of the sentence this one was chosen for: its own, or, for context (a lead-in, the line it
-    # announces), the answer sentence it was added to. -1 before context is added.
-    anchor: int = -1
 
 
 @dataclass
@@ -367,9 +364,7 @@ class ExtractiveAnswerer(Answerer):
             if (item.passage.chunk_id, index) in taken and index != item.index:
                 return
             taken.add((item.passage.chunk_id, index))
-            result.append(
-                ScoredSentence(item.passage.sentences[index], item.passage, index, item.score, set(), item.index)
-            )
+            result.append(ScoredSentence(item.passage.sentences[index], item.passage, index, item.score, set()))
 
         for item in chosen:
             sentences = item.passage.sentences

@@ -95,11 +95,9 @@ class _Rendered:
     markers: dict[int, int] = field(default_factory=dict)
     highlights: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     scores: list[float] = field(default_factory=list)
-    verdicts: list[Verdict] = field(default_factory=list)
 
     def add(self, verdict: Verdict) -> str:
         """Record an accepted sentence and return its text as shown."""
-        self.verdicts.append(verdict)
         for index in verdict.cited:
             self.markers.setdefault(index, len(self.markers) + 1)
         for index, sentence in verdict.support.items():
@@ -112,20 +110,6 @@ class _Rendered:
         self.lines.append(line)
         self.scores.append(round(min(1.0, verdict.score), 3))
         return line
-
-    def rests_on(self, item: ScoredSentence) -> bool:
-        """Tell whether an accepted sentence was found supported by the given passage sentence."""
-        return any(
-            self.passages[index].chunk_id == item.passage.chunk_id and sentence.start == item.sentence.start
-            for verdict in self.verdicts
-            for index, sentence in verdict.support.items()
-        )
-
-    def quote(self, item: ScoredSentence) -> str:
-        """Record a passage sentence quoted as it stands and return its text as shown."""
-        index = next(i for i, passage in enumerate(self.passages) if passage.chunk_id == item.passage.chunk_id)
-        text = item.sentence.text.strip()
-        return self.add(Verdict(text, True, "quoted", [index], {index: item.sentence}, 1.0))
 
     def draft(self) -> Draft:
         """Return the draft of the accepted sentences."""
@@ -258,15 +242,6 @@ class LLMAnswerer(Answerer):
         if rendered.lines:
             if reason:
                 logger.warning("kept the %d LLM sentences shown; the rest is lost: %s", len(rendered.lines), reason)
-            # Never less than the extractive answer: what it would quote and the model left out is quoted.
-            missed = {
-                (item.passage.chunk_id, item.anchor)
-                for item in chosen
-                if item.index == item.anchor and not rendered.rests_on(item)
-            }
-            for item in chosen:
-                if (item.passage.chunk_id, item.anchor) in missed and not rendered.rests_on(item):
-                    yield DraftDelta(" " + rendered.quote(item))
             draft = rendered.draft()
             draft.confidence = confidence
             draft.dropped_sentences = len(dropped)
