@@ -47,6 +47,8 @@ TOPIC_WIDE_IDF = math.log(11.0)
 # this share of the shorter stem, counts as half a match.
 PREFIX_CHARS = 5
 PREFIX_SHARE = 0.7
+# A stem this long inside a longer word ("font" in "ttf-mscorefonts") also counts as half a match.
+INFIX_CHARS = 4
 
 
 @dataclass
@@ -92,9 +94,13 @@ class AnswerContext:
 
 
 def match_strength(term: str, present: set[str]) -> float:
-    """Return 1 for an exact stem match, 0.5 for a long shared stem prefix, else 0."""
+    """Return 1 for an exact stem match, 0.5 for a long shared stem prefix or a stem inside a longer word, else 0."""
     if term in present:
         return 1.0
+    if len(term) < INFIX_CHARS:
+        return 0.0
+    if any(len(other) > len(term) and term in other for other in present):
+        return 0.5
     if len(term) < PREFIX_CHARS:
         return 0.0
     for other in present:

@@ -289,3 +289,12 @@ def test_the_web_chat_says_who_wrote_the_answer(guide_engine: Engine) -> None:
     question = "Как удержать пакет?"
     assert "моделью" not in str(build_answer_message(quoted, question).blocks)
     assert "моделью" in str(build_answer_message(quoted.model_copy(update={"mode": "llm"}), question).blocks)
+
+
+def test_a_stem_inside_a_package_name_half_matches() -> None:
+    from rag.abstention import match_strength
+
+    assert match_strength("font", {"ttf-mscorefonts-instal"}) == 0.5
+    assert match_strength("core", {"ttf-mscorefonts-instal"}) == 0.5
+    assert match_strength("apt", {"aptitude"}) == 0.0
+    assert match_strength("wine", {"wine"}) == 1.0
