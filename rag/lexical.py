@@ -12,6 +12,9 @@ import numpy as np
 from rag.abstention import PREFIX_CHARS, match_strength
 from rag.text import extract_terms
 
+# A stem in fewer chunks than this is never the corpus's topic, however small the corpus.
+MIN_TOPIC_CHUNKS = 3
+
 
 class LexicalIndex:
     """An in-memory BM25 index plus document frequencies, rebuilt from the store when it changes."""
@@ -50,6 +53,14 @@ class LexicalIndex:
     def idf(self, term: str) -> float:
         """Return the smoothed inverse document frequency of a stem (high for rare and unseen stems)."""
         return math.log(1.0 + (self._size + 1) / (self._document_frequency.get(term, 0) + 0.5))
+
+    def topic_idf(self) -> float:
+        """Return the idf below which a stem is the corpus's topic: in a tenth of the chunks, and in
+        at least MIN_TOPIC_CHUNKS (in a corpus of five chunks, one mention is not a topic)."""
+        return min(
+            math.log(1.0 + (self._size + 1) / (self._size / 10 + 0.5)),
+            math.log(1.0 + (self._size + 1) / (MIN_TOPIC_CHUNKS + 0.5)),
+        )
 
     def presence(self, term: str) -> float:
         """Return how well the corpus vocabulary matches a stem (1 exact, 0.5 shared prefix, 0 none)."""

@@ -65,7 +65,7 @@ class HybridRetriever(BaseRetriever):
         self,
         store: ChunkStore,
         embedder: Embedder,
-        top_k: int = 4,
+        top_k: int = 6,
         reranker: Reranker | None = None,
     ) -> None:
         super().__init__()
@@ -227,4 +227,5 @@ class HybridRetriever(BaseRetriever):
             term_weights=idf,
             term_presence=presence,
             idf=lexical.idf,
+            topic_idf=lexical.topic_idf(),
         )

@@ -19,12 +19,12 @@ from ui.runtime import build_corpus_engine
 CORPORA = Path(__file__).resolve().parent / "corpora"
 # name: (overall, correct refusals, most false refusals), measured 2026-11-25 minus a small margin.
 FLOORS = {
-    "aptitude-ru": (0.72, 0.64, 0.10),
-    "debian-reference-en": (0.74, 0.28, 0.07),
+    "aptitude-ru": (0.78, 0.71, 0.13),
+    "debian-reference-en": (0.85, 0.50, 0.03),
     # Held out: no rule was written or tuned while looking at its questions; the floor only guards it.
-    "doublecmd-ru": (0.61, 0.45, 0.09),
-    "mixed-ru-en": (0.60, 0.40, 0.13),
-    "packaging-ru-pdf": (0.57, 0.28, 0.14),
+    "doublecmd-ru": (0.66, 0.57, 0.12),
+    "mixed-ru-en": (0.71, 0.50, 0.13),
+    "packaging-ru-pdf": (0.77, 0.85, 0.10),
 }
 
 

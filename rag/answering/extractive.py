@@ -245,7 +245,10 @@ class ExtractiveAnswerer(Answerer):
             return None
         chosen = self._choose(scored, question)
         context = AnswerContext.around([(item.passage, item.index) for item in chosen])
-        signals = measure_signals(request.retrieval, scored[0].terms, question, context)
+        best = chosen[0].passage
+        lead_text = "\n".join(part for part in (best.title, best.heading, best.text) if part)
+        lead = AnswerContext(text=lead_text, script=detect_language(lead_text))
+        signals = measure_signals(request.retrieval, scored[0].terms, question, context, lead)
         # Word-overlap signals only mean something when the question and the evidence share a language.
         same_language = detect_language(request.standalone_question) == detect_language(scored[0].sentence.text)
         return Inspection(chosen, signals, same_language)
