@@ -17,7 +17,13 @@ from fake_openai_server import FakeOpenAIServer
 
 from rag.answering.base import REFUSALS
 from rag.answering.budget import CircuitBreaker
-from rag.answering.llm import CLIENT_TIMEOUT_MARGIN_S, LLMAnswerer, create_client, split_stream_into_sentences
+from rag.answering.llm import (
+    CLIENT_TIMEOUT_MARGIN_S,
+    PROMPT_PASSAGES,
+    LLMAnswerer,
+    create_client,
+    split_stream_into_sentences,
+)
 from rag.answering.verification import verify_sentence
 from rag.config import Settings
 from rag.engine import Engine, build_answerer
@@ -102,7 +108,9 @@ def test_request_carries_numbered_passages_question_and_rules(llm_engine: Engine
     system, user = body["messages"]
     assert system["role"] == "system" and REFUSALS["ru"] in system["content"] and "Russian" in system["content"]
     assert user["content"].endswith(f"Question: {TOKYO_QUESTION}")
-    assert prompt_passages(body) == {n: p.text.strip() for n, p in enumerate(retrieval.passages, start=1)}
+    shown = retrieval.passages[:PROMPT_PASSAGES]
+    assert len(retrieval.passages) > PROMPT_PASSAGES
+    assert prompt_passages(body) == {n: p.text.strip() for n, p in enumerate(shown, start=1)}
 
 
 def test_markers_are_renumbered_in_first_mention_order(llm_engine: Engine, server: FakeOpenAIServer) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Generator, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
@@ -50,6 +50,9 @@ PASSAGE_TEMPLATE = "[{number}] {text}"
 
 LANGUAGE_NAMES = {"ru": "Russian", "en": "English"}
 
+# Passages put in the prompt. Qwen2.5-Coder-0.5B on the dev gold set: overall 0.90 with 4, 0.77 with 6
+# (longer prompts made it garble more sentences), and each passage costs prompt time on a CPU.
+PROMPT_PASSAGES = 4
 # Answers are one to three sentences; this caps a model that ignores the instruction.
 MAX_TOKENS = 300
 # After a failure, or once a request waited past the budget, the server is not asked for this long: a
@@ -193,6 +196,10 @@ class LLMAnswerer(Answerer):
             # One warning was logged when the breaker opened; the requests it then turns away are routine.
             yield from self._fall_back(chosen, confidence, f"the LLM server was not asked: {reason}", 0, logging.INFO)
             return
+        # The model sees the best PROMPT_PASSAGES passages (the extractive answer may draw on more).
+        request = replace(
+            request, retrieval=replace(request.retrieval, passages=request.retrieval.passages[:PROMPT_PASSAGES])
+        )
         passages = request.retrieval.passages
         quotable = [item.sentence for item in chosen]
         rendered = _Rendered(passages)
