@@ -92,6 +92,12 @@ class AnswerContext:
             quoted_prose="\n".join(sentence.text for sentence in quoted if sentence.kind != "code"),
         )
 
+    @classmethod
+    def of_passage(cls, passage: Passage) -> AnswerContext:
+        """Build the context of a whole passage: its title, heading and text."""
+        text = "\n".join(part for part in (passage.title, passage.heading, passage.text) if part)
+        return cls(text=text, script=detect_language(text))
+
 
 def match_strength(term: str, present: set[str]) -> float:
     """Return 1 for an exact stem match, 0.5 for a long shared stem prefix or a stem inside a longer word, else 0."""
@@ -142,7 +148,7 @@ def measure_signals(
 ) -> EvidenceSignals:
     """Compute the abstention signals of one retrieval and, given one, of the chosen answer's context.
 
-    `lead` is the context of the answer's first (best) sentence alone: what the question names must be
+    `lead` is the context of the answer's best sentence (its passage): what the question names must be
     there, not only in a further sentence that joined because it mentions it.
     """
     best_dense = max(
@@ -219,7 +225,7 @@ def _mentions(lowered: str, token: str) -> bool:
     return any(form in lowered for form in {token, token.replace("-", " "), token.replace("-", "")})
 
 
-def _topic_wide(word: str, weight: Callable[[str], float], below: float = TOPIC_WIDE_IDF) -> bool:
+def _topic_wide(word: str, weight: Callable[[str], float], below: float) -> bool:
     """Tell whether a word is so common in the corpus (idf `below`) that it is its topic, not the asked thing."""
     stems = extract_terms(word) or [stem_word(word)]
     return all(weight(stem) < below for stem in stems)

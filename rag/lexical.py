@@ -52,15 +52,15 @@ class LexicalIndex:
 
     def idf(self, term: str) -> float:
         """Return the smoothed inverse document frequency of a stem (high for rare and unseen stems)."""
-        return math.log(1.0 + (self._size + 1) / (self._document_frequency.get(term, 0) + 0.5))
+        return self._idf_at(self._document_frequency.get(term, 0))
 
     def topic_idf(self) -> float:
         """Return the idf below which a stem is the corpus's topic: in a tenth of the chunks, and in
         at least MIN_TOPIC_CHUNKS (in a corpus of five chunks, one mention is not a topic)."""
-        return min(
-            math.log(1.0 + (self._size + 1) / (self._size / 10 + 0.5)),
-            math.log(1.0 + (self._size + 1) / (MIN_TOPIC_CHUNKS + 0.5)),
-        )
+        return self._idf_at(max(self._size / 10, MIN_TOPIC_CHUNKS))
+
+    def _idf_at(self, frequency: float) -> float:
+        return math.log(1.0 + (self._size + 1) / (frequency + 0.5))
 
     def presence(self, term: str) -> float:
         """Return how well the corpus vocabulary matches a stem (1 exact, 0.5 shared prefix, 0 none)."""

@@ -244,9 +244,14 @@ _QUALIFIERS = {
 }
 
 
+def asked_qualifiers(question: str) -> list[str]:
+    """Return the qualifiers a question asks about ("по умолчанию", "by default")."""
+    return [name for name, (asked, _) in _QUALIFIERS.items() if asked.search(question)]
+
+
 def missing_qualifiers(question: str, text: str) -> list[str]:
-    """Return the qualifiers the question asks about ("по умолчанию", "by default") that `text` never states."""
-    return [name for name, (asked, stated) in _QUALIFIERS.items() if asked.search(question) and not stated.search(text)]
+    """Return the qualifiers the question asks about that `text` never states."""
+    return [name for name in asked_qualifiers(question) if not _QUALIFIERS[name][1].search(text)]
 
 
 def find_specific_tokens(text: str) -> list[str]:

@@ -23,6 +23,7 @@ from rag.answering.base import Answerer, AnswerRequest, Draft, DraftDelta, Draft
 from rag.models import Passage, Sentence
 from rag.text import (
     ANAPHORS,
+    asked_qualifiers,
     asks_for_reasons,
     detect_language,
     expected_answer_type,
@@ -151,7 +152,7 @@ def _announces_code(sentences: Sequence[Sentence], index: int) -> bool:
 
 
 def _follow_up_adjustments(request: AnswerRequest, candidates: Sequence[_Candidate]) -> dict[tuple[str, int], float]:
-    """Return score changes for a follow-up: what the last answer said drops, what stands next to it rises.
+    """Return score changes for a follow-up: what the last answer said drops, the rest of its passage rises.
 
     "Who develops it?" after an answer quoting "Debian also contains the Chromium web browser" is
     answered from that passage ("This browser is developed by Google"), not by that sentence again.
@@ -160,13 +161,18 @@ def _follow_up_adjustments(request: AnswerRequest, candidates: Sequence[_Candida
     if not said_turns or request.standalone_question.strip() == strip_instructions(request.question).strip():
         return {}
     said = set(extract_terms(said_turns[-1]))
-    echoed = [item for item in candidates if item.terms and len(item.terms & said) >= ECHO_SHARE * len(item.terms)]
+    echoed = {
+        (item.passage.chunk_id, item.index)
+        for item in candidates
+        if item.terms and len(item.terms & said) >= ECHO_SHARE * len(item.terms)
+    }
+    echoed_passages = {chunk_id for chunk_id, _ in echoed}
     changes: dict[tuple[str, int], float] = {}
     for item in candidates:
         key = (item.passage.chunk_id, item.index)
-        if item in echoed:
+        if key in echoed:
             changes[key] = -REPEAT_PENALTY
-        elif any(other.passage.chunk_id == item.passage.chunk_id for other in echoed):
+        elif item.passage.chunk_id in echoed_passages:
             changes[key] = FOLLOW_UP_BONUS
     return changes
 
@@ -245,9 +251,7 @@ class ExtractiveAnswerer(Answerer):
             return None
         chosen = self._choose(scored, question)
         context = AnswerContext.around([(item.passage, item.index) for item in chosen])
-        best = chosen[0].passage
-        lead_text = "\n".join(part for part in (best.title, best.heading, best.text) if part)
-        lead = AnswerContext(text=lead_text, script=detect_language(lead_text))
+        lead = AnswerContext.of_passage(chosen[0].passage)
         signals = measure_signals(request.retrieval, scored[0].terms, question, context, lead)
         # Word-overlap signals only mean something when the question and the evidence share a language.
         same_language = detect_language(request.standalone_question) == detect_language(scored[0].sentence.text)
@@ -264,7 +268,7 @@ class ExtractiveAnswerer(Answerer):
         }
         wanted = expected_answer_type(question)
         # A question "по умолчанию / by default" is answered by a sentence that says which is the default.
-        qualified = bool(missing_qualifiers(question, ""))
+        qualified = bool(asked_qualifiers(question))
         question_language = detect_language(request.standalone_question)
         passage_language = {passage.chunk_id: detect_language(passage.text) for passage in retrieval.passages}
         candidates: list[_Candidate] = []
