@@ -68,7 +68,9 @@ def choose_title(candidates: Sequence[str], path: Path) -> str:
         title = " ".join((candidate or "").split()).strip(" #")
         lowered = title.lower()
         placeholder = lowered in _EMPTY_TITLES or lowered.startswith(("about:", "file:", "http:", "https:"))
-        if title and not placeholder and lowered not in (path.name.lower(), path.stem.lower()) and len(title) <= 160:
+        # The file's name is no title, but "KiCad" in kicad.html is: the author wrote it, with its capitals.
+        file_name = lowered == path.name.lower() or title == path.stem
+        if title and not placeholder and not file_name and len(title) <= 160:
             return title
     return path.stem.replace("_", " ")
 
@@ -134,10 +136,24 @@ _BLOCK_TAGS = {
 } | _HEADINGS
 # A short block whose words are nearly all link text is navigation (a table of contents, "Prev/Next").
 _LINK_SHARE = 0.8
+# The class DocBook and asciidoctor give a figure's, example's, table's or admonition's title.
+_BLOCK_TITLE = "title"
+# A table row longer than this is a layout row holding paragraphs, not one line of a table.
+MAX_ROW_CHARS = 600
 
 
-def _inline_text(element: Any) -> tuple[str, int]:
-    """Return an element's text as a browser shows it (runs of space folded) and its link characters."""
+# Characters that render as nothing (zero-width spaces after asciidoctor's "…", soft hyphens, BOMs): left in,
+# they split words and make a quote typed by a person never match.
+_INVISIBLE = re.compile("[\u00ad\u200b\u2060\ufeff]")
+
+
+def _fold(text: str) -> str:
+    """Fold runs of white space as a browser does, dropping invisible characters."""
+    return " ".join(_INVISIBLE.sub("", text).split())
+
+
+def _raw_text(element: Any) -> tuple[str, int]:
+    """Return an element's text with its own white space (not folded) and its link characters."""
     from bs4 import NavigableString
 
     parts: list[str] = []
@@ -149,7 +165,13 @@ def _inline_text(element: Any) -> tuple[str, int]:
                 linked += len(str(piece).strip())
         elif getattr(piece, "name", None) == "br":
             parts.append("\n")
-    return " ".join("".join(parts).split()), linked
+    return "".join(parts), linked
+
+
+def _inline_text(element: Any) -> tuple[str, int]:
+    """Return an element's text as a browser shows it (runs of space folded) and its link characters."""
+    text, linked = _raw_text(element)
+    return _fold(text), linked
 
 
 class _HtmlBlocks:
@@ -161,7 +183,7 @@ class _HtmlBlocks:
 
     def add(self, kind: BlockKind, element: Any, level: int = 0) -> None:
         if element.name == "pre":
-            text = element.get_text().strip("\n").rstrip()
+            text = _INVISIBLE.sub("", element.get_text()).strip("\n").rstrip()
             if text.strip():
                 self.blocks.append(("code", text, 0))
             return
@@ -183,12 +205,22 @@ class _HtmlBlocks:
         if text:
             self.blocks.append(("item", text, 0))
 
+    @staticmethod
+    def _is_simple_row(row: Any) -> bool:
+        """Tell whether a table row reads as one line: no nested tables, code or lists, and short.
+
+        Generators wrap every cell's text in a paragraph (asciidoctor's `<td><p class="tableblock">`); such
+        a row is still one line, so a hotkey stays beside its action.
+        """
+        if row.find(["table", "pre", "ul", "ol", "dl"]):
+            return False
+        return len(_inline_text(row)[0]) <= MAX_ROW_CHARS
+
     def flush_inline(self) -> None:
         if not self._inline:
             return
-        text = " ".join(
-            " ".join(node if isinstance(node, str) else _inline_text(node)[0] for node in self._inline).split()
-        )
+        # Pieces are joined as written: "Bullseye</a>, the" stays "Bullseye, the", not "Bullseye , the".
+        text = _fold("".join(node if isinstance(node, str) else _raw_text(node)[0] for node in self._inline))
         self._inline.clear()
         if text:
             self.blocks.append(("text", text, 0))
@@ -198,7 +230,7 @@ class _HtmlBlocks:
 
         for child in element.children:
             if isinstance(child, NavigableString):
-                if type(child).__name__ == "NavigableString" and child.strip():
+                if type(child).__name__ == "NavigableString":
                     self._inline.append(str(child))
                 continue
             if not isinstance(child, Tag) or child.name in _SKIPPED_TAGS:
@@ -216,9 +248,11 @@ class _HtmlBlocks:
                 self.add("heading", child, int(child.name[1]))
             elif child.name == "pre":
                 self.add("code", child)
-            elif child.name == "dt":
+            elif child.name == "dt" or (_BLOCK_TITLE in (child.get("class") or []) and child.name != "table"):
+                # A block's own title ("Figure 9.3. …", "Example 6.1. …", an admonition's "Note") is context
+                # for what follows, like a definition's term, never an answer by itself.
                 self.add("term", child)
-            elif child.name == "tr" and not child.find(["table", "pre", "ul", "ol", "p", "div"]):
+            elif child.name == "tr" and self._is_simple_row(child):
                 self.add_row(child)
             elif child.find(list(_BLOCK_TAGS - {"br"})):
                 self.walk(child)

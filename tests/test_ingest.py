@@ -123,6 +123,62 @@ def test_html_drops_scripts_and_navigation_and_keeps_blocks(tmp_path: Path) -> N
     assert "secret" not in document.text and "Menu" not in document.text and "Footer" not in document.text
 
 
+def test_html_inline_pieces_join_as_written_and_invisible_characters_go(tmp_path: Path) -> None:
+    path = tmp_path / "inline.html"
+    path.write_text(
+        "<html><body><div>Debian 11 <a href='#'>Bullseye</a>, the codename, uses "
+        "<code>deb.debian.org</code>.<div class='url'>https://deb.debian.org/</div></div>"
+        "<p>Создать проект…\u200b из меню</p></body></html>",
+        encoding="utf-8",
+    )
+    text = load_document(path, MAX_BYTES).text
+    assert "Debian 11 Bullseye, the codename, uses deb.debian.org." in text
+    assert "Создать проект… из меню" in text and "\u200b" not in text
+
+
+def test_html_table_rows_with_paragraph_cells_stay_one_line(tmp_path: Path) -> None:
+    cell = "<td class='tableblock'><p class='tableblock'>{}</p></td>"
+    rows = "".join(
+        "<tr>" + "".join(cell.format(value) for value in row) + "</tr>"
+        for row in [("New Project…", "Ctrl+N", "Create new blank project"), ("Open", "Ctrl+O", "Open a project")]
+    )
+    path = tmp_path / "hotkeys.html"
+    path.write_text(f"<html><body><table><tbody>{rows}</tbody></table></body></html>", encoding="utf-8")
+    document = load_document(path, MAX_BYTES)
+    assert document.text.split("\n\n") == [
+        "New Project… | Ctrl+N | Create new blank project",
+        "Open | Ctrl+O | Open a project",
+    ]
+    assert [block.kind for block in document.blocks] == ["item", "item"]
+
+
+def test_html_block_titles_are_context_not_answers(tmp_path: Path) -> None:
+    path = tmp_path / "figure.html"
+    path.write_text(
+        "<html><body><p>SSH can forward a local port to a remote machine so that traffic goes through it.</p>"
+        "<div class='figure'><p class='title'><strong>Figure 9.3. Forwarding a local port with SSH</strong></p>"
+        "<img src='x.png'></div><p>The next paragraph explains the options in detail.</p></body></html>",
+        encoding="utf-8",
+    )
+    document = load_document(path, MAX_BYTES)
+    kinds = {document.text[block.start : block.end]: block.kind for block in document.blocks}
+    assert kinds["Figure 9.3. Forwarding a local port with SSH"] == "term"
+
+
+@pytest.mark.parametrize(
+    ("name", "title", "expected"),
+    [
+        ("kicad.html", "KiCad", "KiCad"),
+        ("field_notes.html", "field_notes", "field notes"),
+        ("field_notes.html", "Field_Notes.HTML", "field notes"),
+    ],
+)
+def test_html_title_is_kept_unless_it_is_the_file_name(tmp_path: Path, name: str, title: str, expected: str) -> None:
+    path = tmp_path / name
+    path.write_text(f"<html><head><title>{title}</title></head><body><p>Some text here.</p></body></html>")
+    assert load_document(path, MAX_BYTES).title == expected
+
+
 def test_pdf_with_a_text_layer_is_read(tmp_path: Path) -> None:
     path = write_text_pdf(
         tmp_path / "report.pdf", ["The reactor was built in 1987.", "It was closed in 2011."], title="Reactor report"
