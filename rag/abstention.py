@@ -43,6 +43,9 @@ MIN_FOCUS_TERMS = 2
 # A token the question names ("Debian" in a Debian manual) that a tenth of the chunks mention is the
 # corpus's topic, not the specific thing asked about: idf = ln(1 + (N + 1) / (df + 0.5)) at df = N / 10.
 TOPIC_WIDE_IDF = math.log(11.0)
+# A question naming this many specific tokens may leave one of them out of the answer's passage (see
+# measure_signals).
+CONTEXT_TOKENS = 3
 # Snowball keeps alternations apart ("перевел"/"перевод"); a shared prefix this long, covering
 # this share of the shorter stem, counts as half a match.
 PREFIX_CHARS = 5
@@ -201,11 +204,14 @@ def measure_signals(
         and not _topic_wide(name, weight, topic_idf)
     ]
     lowered = normalize(lead.text)
-    signals.missing_tokens = [
-        token
-        for token in find_specific_tokens(question)
-        if not _mentions(lowered, token) and not _topic_wide(token, weight, topic_idf)
-    ] + missing_qualifiers(question, lead.text)
+    named = find_specific_tokens(question)
+    missing = [token for token in named if not _mentions(lowered, token) and not _topic_wide(token, weight, topic_idf)]
+    # A question naming several options gives context with some ("… при safe-upgrade и full-upgrade"): one
+    # of them written in lower case (an option, a file, a command, not a product's name) may sit in the
+    # next passage. A swapped product ("Microsoft Access") is capitalized and still refuses.
+    if len(named) >= CONTEXT_TOKENS and len(missing) == 1 and missing[0] in question:
+        missing = []
+    signals.missing_tokens = missing + missing_qualifiers(question, lead.text)
     # The asked value must be in what is quoted, not only next to it.
     wanted = expected_answer_type(question)
     # (Whether a command is quoted says nothing here: a command for another task is one too.)

@@ -298,3 +298,20 @@ def test_a_stem_inside_a_package_name_half_matches() -> None:
     assert match_strength("core", {"ttf-mscorefonts-instal"}) == 0.5
     assert match_strength("apt", {"aptitude"}) == 0.0
     assert match_strength("wine", {"wine"}) == 1.0
+
+
+def test_one_of_several_lower_case_tokens_may_be_context_but_a_swapped_product_refuses() -> None:
+    def missing(question: str, evidence: str) -> list[str]:
+        retrieval = Retrieval(question, np.zeros(4, dtype=np.float32), extract_terms(question), [], {})
+        context = AnswerContext(text=evidence, script="ru")
+        return measure_signals(retrieval, set(), question, context).missing_tokens
+
+    evidence = "Команда aptitude hold удерживает пакет: safe-upgrade не будет его обновлять."
+    assert missing("Какой командой aptitude удержать пакет при safe-upgrade и full-upgrade?", evidence) == []
+    # Two tokens are too few to call one of them context, and a capitalized one is a product's name.
+    assert missing("Какой командой удержать пакет при full-upgrade в aptitude?", "Команда hold.") == [
+        "full-upgrade",
+        "aptitude",
+    ]
+    access = "Какой модуль LibreOffice открывает базы данных Microsoft Access?"
+    assert missing(access, "Модуль Base LibreOffice открывает базы данных Microsoft SQL Server.") == ["access"]

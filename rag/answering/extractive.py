@@ -348,7 +348,11 @@ class ExtractiveAnswerer(Answerer):
     def _has_value(passage: Passage, index: int, wanted: str, question: str) -> bool:
         """Tell whether a sentence holds the asked value; for a command, whether it is or announces code."""
         if wanted == "command":
-            return passage.sentences[index].kind == "code" or _announces_code(passage.sentences, index)
+            sentences = passage.sentences
+            # A definition list of commands or options ("update" / "Эта команда обновляет …") names the
+            # command in its term: the description answers "which command", with the term before it.
+            described = index > 0 and sentences[index - 1].kind == "term" and sentences[index].kind != "term"
+            return sentences[index].kind == "code" or described or _announces_code(sentences, index)
         return has_answer_type(passage.sentences[index].text, wanted, question)
 
     @staticmethod
