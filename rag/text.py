@@ -107,7 +107,8 @@ def find_names(text: str) -> list[str]:
         before = match.start() - 1
         while before >= 0 and text[before].isspace():
             before -= 1
-        opens_sentence = before < 0 or text[before] in '.!?:;«"(–—-'
+        # A table cell or a list item opens with a capital too ("libpam-cracklib | Pluggable …", "• Ubuntu …").
+        opens_sentence = before < 0 or text[before] in '.!?:;«"(–—-|•'
         if match.group()[0].isupper() and not opens_sentence:
             names.append(normalize(match.group())[:MAX_WORD_CHARS])
     return names

@@ -59,7 +59,7 @@ def find_names_by_copying(text: str) -> list[str]:
     names = []
     for match in re.finditer(r"[^\W\d_][\w-]*", text):
         before = text[: match.start()].rstrip()
-        opens_sentence = not before or before[-1] in '.!?:;«"(–—-'
+        opens_sentence = not before or before[-1] in '.!?:;«"(–—-|•'
         if match.group()[0].isupper() and not opens_sentence:
             names.append(match.group().lower().replace("ё", "е"))
     return names
@@ -71,6 +71,7 @@ def find_names_by_copying(text: str) -> list[str]:
         "Где прошёл саммит Япония — Казахстан? В Астане,  а потом  Токио.\n\n Итог: Мирзиёев и Токаев.",
         "«Japan» said (Kishida) that JICA and  \t ADB fund it; Tashkent agreed",
         "   Leading spaces. After-hyphen -Word and x-Ray",
+        "libpam-cracklib | V:1 | Pluggable Authentication Module\n• Ubuntu tools by Canonical",
     ],
 )
 def test_find_names_matches_the_former_definition(text: str) -> None:

@@ -315,3 +315,10 @@ def test_one_of_several_lower_case_tokens_may_be_context_but_a_swapped_product_r
     ]
     access = "Какой модуль LibreOffice открывает базы данных Microsoft Access?"
     assert missing(access, "Модуль Base LibreOffice открывает базы данных Microsoft SQL Server.") == ["access"]
+
+
+def test_a_table_cell_or_list_item_opening_with_a_capital_is_no_name() -> None:
+    from rag.text import find_names
+
+    assert find_names("libpam-cracklib | Pluggable module for passwords") == []
+    assert find_names("Tools:\n• Ubuntu tools from Canonical") == ["canonical"]
