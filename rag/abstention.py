@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -11,6 +11,7 @@ import numpy as np
 
 from rag.models import Passage, Retrieval, Sentence
 from rag.text import (
+    asked_focus,
     detect_language,
     expected_answer_type,
     extract_terms,
@@ -123,6 +124,20 @@ def match_strength(term: str, present: set[str]) -> float:
     return 0.0
 
 
+def term_strength(present: set[str], translations: Mapping[str, Sequence[str]]) -> Callable[[str], float]:
+    """Return how well a question stem is matched in `present`, by itself or by its other-language counterparts."""
+
+    def strength(term: str) -> float:
+        found = match_strength(term, present)
+        for other in translations.get(term, ()):
+            if found >= 1.0:
+                break
+            found = max(found, match_strength(other, present))
+        return found
+
+    return strength
+
+
 def weighted_coverage(terms: list[str], weights: dict[str, float], strength: Callable[[str], float]) -> float:
     """Return the idf-weighted share of `terms` matched, each counted by `strength` (0 with no terms)."""
     unique = set(terms)
@@ -215,6 +230,11 @@ def measure_signals(
     # The asked value must be in what is quoted, not only next to it.
     wanted = expected_answer_type(question)
     # (Whether a command is quoted says nothing here: a command for another task is one too.)
+    # A name answers "who maintains X" only where the evidence speaks of maintaining, and a number "how many
+    # users" only where it speaks of users.
+    focus = asked_focus(question)
+    if focus is not None and context.script == detect_language(focus) and not match_strength(focus, context_terms):
+        signals.missing_type = wanted or "number"
     if wanted == "person":
         topic = partial(_topic_wide, weight=weight, below=topic_idf)
         if not has_answer_type(context.quoted_prose, wanted, question, topic):

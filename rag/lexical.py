@@ -10,7 +10,7 @@ import bm25s
 import numpy as np
 
 from rag.abstention import PREFIX_CHARS, match_strength
-from rag.text import extract_terms
+from rag.text import detect_language, extract_terms
 
 # A stem in fewer chunks than this is never the corpus's topic, however small the corpus.
 MIN_TOPIC_CHUNKS = 3
@@ -34,6 +34,8 @@ class LexicalIndex:
         chunks = sorted(chunks, key=lambda chunk: chunk[0])
         self.chunk_ids = [chunk_id for chunk_id, _ in chunks]
         tokenized = [terms for _, terms in chunks]
+        # A chunk's language is its stems' script ("ru" where Cyrillic ones are at least as many).
+        self._languages = np.array([detect_language(" ".join(terms)) for terms in tokenized])
         self._bm25: bm25s.BM25 | None = None
         if chunks:
             self._bm25 = bm25s.BM25()
@@ -66,11 +68,13 @@ class LexicalIndex:
         """Return how well the corpus vocabulary matches a stem (1 exact, 0.5 shared prefix, 0 none)."""
         return match_strength(term, self._by_prefix.get(term[:PREFIX_CHARS], set()))
 
-    def search(self, terms: Sequence[str], top_k: int) -> list[tuple[str, float]]:
-        """Return (chunk id, BM25 score) of the best `top_k` chunks with a positive score."""
+    def search(self, terms: Sequence[str], top_k: int, language: str | None = None) -> list[tuple[str, float]]:
+        """Return (chunk id, BM25 score) of the best `top_k` chunks with a positive score (of `language` only)."""
         known = [term for term in terms if term in self._document_frequency]
         if self._bm25 is None or not known or top_k <= 0:
             return []
         scores = np.asarray(self._bm25.get_scores(known), dtype=np.float32)
+        if language is not None:
+            scores[self._languages != language] = 0.0
         order = np.argsort(-scores, kind="stable")[:top_k]
         return [(self.chunk_ids[i], float(scores[i])) for i in order if scores[i] > 0]

@@ -20,7 +20,7 @@ from rag.lexical import LexicalIndex
 from rag.models import Passage, Retrieval
 from rag.rerank import Reranker
 from rag.store import ChunkStore, ChunkVersion
-from rag.text import extract_terms
+from rag.text import detect_language, extract_terms, is_vocabulary_word, split_into_words, stem_word
 
 logger = logging.getLogger("citechat.retrieval")
 
@@ -28,6 +28,15 @@ logger = logging.getLogger("citechat.retrieval")
 RRF_K = 60
 # How far down each ranking fusion looks.
 CANDIDATES = 20
+# A question word's counterparts in the documents' other language are the vocabulary stems at least this
+# close to it (query-to-query cosine of multilingual-e5-small: a word and its translation sit at 0.90-0.97,
+# unrelated words mostly below) and within the spread of the nearest one (inflected forms with other stems).
+TRANSLATION_MIN = 0.90
+TRANSLATION_SPREAD = 0.02
+TRANSLATIONS_PER_WORD = 3
+# The other language is looked up only when the vocabulary has this many of its stems: a few foreign
+# words (a source line) answer nothing and are not worth a lookup per question.
+MIN_OTHER_VOCABULARY = 100
 # Another process (a CLI ingest) may change the store; its revision is checked at most this often.
 REVISION_CHECK_SECONDS = 1.0
 
@@ -58,6 +67,11 @@ def passage_from_node(node: TextNode, score: float = 0.0) -> Passage:
     )
 
 
+def other_language(text: str) -> str:
+    """Return the language a text's words are looked up in: the other one of Russian and English."""
+    return "en" if detect_language(text) == "ru" else "ru"
+
+
 class HybridRetriever(BaseRetriever):
     """A LlamaIndex retriever over the citechat store: dense + lexical, fused, optionally reranked."""
 
@@ -82,6 +96,8 @@ class HybridRetriever(BaseRetriever):
         self._rebuilding = False
         # Stems of every stored chunk by id, kept between rebuilds: a new revision stems only new chunks.
         self._terms: dict[str, tuple[ChunkVersion, list[str]]] = {}
+        # Whether the vocabulary holds enough of a language, by (revision, language).
+        self._other_language: dict[tuple[int, str], bool] = {}
 
     @property
     def lexical(self) -> LexicalIndex:
@@ -178,6 +194,7 @@ class HybridRetriever(BaseRetriever):
             self._embedder.embed_query(query) if embedding is None else np.asarray(embedding, dtype=np.float32)
         )
         terms = extract_terms(query)
+        translations = self.translate(query)
         idf = {term: lexical.idf(term) for term in terms}
         presence = {term: lexical.presence(term) for term in terms}
         dense = self._store.search_chunks(query_embedding, CANDIDATES)
@@ -189,9 +206,21 @@ class HybridRetriever(BaseRetriever):
         # BM25 is trusted as far as the corpus vocabulary covers the question: fully for a question in
         # the documents' language, little for a cross-lingual one whose few matches are stray loanwords.
         lexical_weight = weighted_coverage(terms, idf, lambda term: presence[term])
+        # The question's words in the other language search that language's chunks, trusted as far as
+        # they have counterparts there.
+        translated = list(dict.fromkeys(other for term in terms for other in translations.get(term, ())))
+        translated_hits = lexical.search(translated, CANDIDATES, language=other_language(query))
+        translated_weight = weighted_coverage(
+            terms, idf, lambda term: max((lexical.presence(other) for other in translations.get(term, ())), default=0.0)
+        )
         fused = fuse_rankings(
-            [[node.node_id for node, _ in dense], [chunk_id for chunk_id, _ in lexical_hits], sentence_ranking],
-            weights=[1.0, lexical_weight, 1.0],
+            [
+                [node.node_id for node, _ in dense],
+                [chunk_id for chunk_id, _ in lexical_hits],
+                sentence_ranking,
+                [chunk_id for chunk_id, _ in translated_hits],
+            ],
+            weights=[1.0, lexical_weight, 1.0, translated_weight],
         )
         ranked = sorted(fused, key=lambda chunk_id: -fused[chunk_id])
         size = max(top_k * 2, top_k) if self._reranker else top_k
@@ -228,4 +257,37 @@ class HybridRetriever(BaseRetriever):
             term_presence=presence,
             idf=lexical.idf,
             topic_idf=lexical.topic_idf(),
+            translations=translations,
         )
+
+    def translate(self, query: str) -> dict[str, tuple[str, ...]]:
+        """Return the query's content stems mapped to their nearest stems in the documents' other language.
+
+        Words cannot match across languages, so an English question over a Russian document would get no
+        keyword evidence at all: each of its words is looked up in the store's vocabulary instead.
+        """
+        language = detect_language(query)
+        other = other_language(query)
+        if not self._has_language(other):
+            return {}
+        words: dict[str, str] = {}
+        for word in split_into_words(query):
+            if is_vocabulary_word(word) and detect_language(word) == language:
+                words.setdefault(stem_word(word), word)
+        if not words:
+            return {}
+        vectors = np.stack([self._embedder.embed_query(word) for word in words.values()])
+        translations = {}
+        for stem, hits in zip(words, self._store.nearest_words(vectors, other, TRANSLATIONS_PER_WORD), strict=True):
+            if hits and hits[0][1] >= TRANSLATION_MIN:
+                best = hits[0][1]
+                translations[stem] = tuple(found for found, score in hits if score >= best - TRANSLATION_SPREAD)
+        return translations
+
+    def _has_language(self, language: str) -> bool:
+        key = (self._revision, language)
+        if key not in self._other_language:
+            found = self._store.vocabulary_size(language, MIN_OTHER_VOCABULARY) >= MIN_OTHER_VOCABULARY
+            current = {cached: value for cached, value in self._other_language.items() if cached[0] == self._revision}
+            self._other_language = {**current, key: found}
+        return self._other_language[key]

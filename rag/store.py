@@ -154,6 +154,13 @@ class ChunkStore:
                 embedding_function=None,
                 configuration=HNSW,
             )
+            # The corpus's vocabulary, one vector per stem and language: a question's words find their
+            # counterparts in the documents' other language through it.
+            self._words = client.get_or_create_collection(
+                f"{prefix}-words",
+                embedding_function=None,
+                configuration=HNSW,
+            )
         except Exception as error:
             raise StoreError(
                 f"cannot open collections in {location} ({type(error).__name__}: {error}); "
@@ -392,10 +399,51 @@ class ChunkStore:
                 self._bump_revision()
         return len(chunk_ids)
 
+    def missing_words(self, stems: Sequence[str]) -> list[str]:
+        """Return the stems of `stems` that the vocabulary does not hold yet."""
+        with self._guard("reading the vocabulary"):
+            known: set[str] = set()
+            for start in range(0, len(stems), _BATCH):
+                known.update(self._words.get(ids=list(stems[start : start + _BATCH]), include=[])["ids"])
+        return [stem for stem in stems if stem not in known]
+
+    def add_words(self, words: Sequence[tuple[str, str, str]], vectors: np.ndarray) -> None:
+        """Store (stem, written form, language) entries of the vocabulary with their query vectors."""
+        with self._guard("writing the vocabulary", writing=True):
+            for start in range(0, len(words), _BATCH):
+                batch = words[start : start + _BATCH]
+                self._words.upsert(
+                    ids=[stem for stem, _, _ in batch],
+                    embeddings=vectors[start : start + _BATCH].tolist(),
+                    documents=[word for _, word, _ in batch],
+                    metadatas=[{"language": language} for _, _, language in batch],
+                )
+
+    def vocabulary_size(self, language: str, at_least: int) -> int:
+        """Return how many stems of `language` the vocabulary holds, counting at most `at_least`."""
+        with self._guard("reading the vocabulary"):
+            return len(self._words.get(where={"language": language}, limit=at_least, include=[])["ids"])
+
+    def nearest_words(self, vectors: np.ndarray, language: str, top_k: int) -> list[list[tuple[str, float]]]:
+        """Return, for each vector, the `top_k` nearest stems of `language` with their cosine similarity."""
+        if not len(vectors):
+            return []
+        with self._guard("searching the vocabulary"):
+            result = self._words.query(
+                query_embeddings=vectors.tolist(),
+                n_results=top_k,
+                where={"language": language},
+                include=["distances"],
+            )
+        return [
+            [(str(stem), 1.0 - float(distance)) for stem, distance in zip(ids, distances, strict=True)]
+            for ids, distances in zip(result["ids"] or [], result["distances"] or [], strict=True)
+        ]
+
     def reset(self) -> None:
-        """Drop both collections and recreate them empty for the configured embedder."""
+        """Drop the collections and recreate them empty for the configured embedder."""
         prefix = self._chunks.name.removesuffix("-chunks")
-        for name in (self._chunks.name, self._sentences.name):
+        for name in (self._chunks.name, self._sentences.name, self._words.name):
             self._client.delete_collection(name)
         self.__init__(self._client, prefix, self.embedder_name, self._dim, self.location)  # type: ignore[misc]
 

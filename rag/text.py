@@ -94,6 +94,33 @@ def extract_terms(text: str) -> list[str]:
     return [stem_word(word) for word in split_into_words(text) if not is_stopword(word)]
 
 
+# Words shorter than this, or with digits, are not looked up in the other language ("ext4", "-nc", "of").
+MIN_VOCABULARY_CHARS = 3
+
+
+def is_vocabulary_word(word: str) -> bool:
+    """Tell whether a normalized word is a content word worth matching across languages."""
+    return len(word) >= MIN_VOCABULARY_CHARS and word.isalpha() and not is_stopword(word)
+
+
+def vocabulary(text: str) -> dict[str, str]:
+    """Return the content-word stems of `text`, each with its most frequent written form.
+
+    One form per stem is enough to find the word's counterpart in another language ("пакетов" and
+    "пакет" share the stem "пакет").
+    """
+    counts: dict[tuple[str, str], int] = {}
+    for word in split_into_words(text):
+        if is_vocabulary_word(word):
+            key = (stem_word(word), word)
+            counts[key] = counts.get(key, 0) + 1
+    forms: dict[str, str] = {}
+    for (stem, word), count in counts.items():
+        if stem not in forms or count > counts[(stem, forms[stem])]:
+            forms[stem] = word
+    return forms
+
+
 def split_into_sentences(text: str, offset: int = 0) -> list[tuple[int, int]]:
     """Return (start, end) spans, shifted by `offset`, of the sentences of one paragraph."""
     return [(offset + sentence.start, offset + sentence.stop) for sentence in sentenize(text) if sentence.text.strip()]
@@ -236,6 +263,29 @@ def has_answer_type(text: str, kind: str, question: str = "", common: Callable[[
         if any(normalize(match.group(0)) not in asked for match in pattern.finditer(token)):
             return True
     return False
+
+
+# "Кто является …" asks who is …: the copula says nothing about the asked role.
+_COPULAS = frozenset("является являются являлся являлась являлись".split())
+# Question words whose next content word is what the answer must speak of: the role of a person
+# ("Кто руководит …", "Who maintains …") or the things counted ("Сколько пользователей …", "How many users …").
+_FOCUSED = re.compile(r"\b(кто|who|сколько|how (?:many|much))\b")
+
+
+def asked_focus(question: str) -> str | None:
+    """Return the stem of what a "кто / who / сколько / how many" question is about ("руковод", "user").
+
+    The first content word after the question word: "Кто сейчас руководит разработкой?" → "руковод".
+    """
+    words = split_into_words(question)
+    match = _FOCUSED.search(" ".join(words[:5]))
+    if match is None:
+        return None
+    position = len(" ".join(words[:5])[: match.end()].split())
+    for following in words[position:]:
+        if not is_stopword(following) and following not in _COPULAS:
+            return stem_word(following)
+    return None
 
 
 # Words that narrow what is asked to one setting: "Какой шрифт используется по умолчанию?" is not answered

@@ -17,14 +17,17 @@ from rag.evaluation import format_table, load_gold, normalize_for_scoring, run_g
 from ui.runtime import build_corpus_engine
 
 CORPORA = Path(__file__).resolve().parent / "corpora"
-# name: (overall, correct refusals, most false refusals), measured 2026-11-25 minus a small margin.
+# name: (overall, correct refusals, most false refusals), measured 2026-12-06 (bench/corpora.py) less about
+# one question's worth.
 FLOORS = {
-    "aptitude-ru": (0.78, 0.71, 0.13),
-    "debian-reference-en": (0.85, 0.50, 0.03),
-    # Held out: no rule was written or tuned while looking at its questions; the floor only guards it.
-    "doublecmd-ru": (0.66, 0.57, 0.12),
-    "mixed-ru-en": (0.71, 0.50, 0.13),
-    "packaging-ru-pdf": (0.77, 0.85, 0.10),
+    "aptitude-ru": (0.81, 0.85, 0.10),
+    "debian-reference-en": (0.88, 0.57, 0.03),
+    "mixed-ru-en": (0.76, 0.71, 0.07),
+    "packaging-ru-pdf": (0.80, 0.85, 0.07),
+    # Held out: no rule was written or tuned while looking at their questions; the floors only guard them.
+    # (handbook-en is held out too, but its answers are over the 300-character bound: not a CI floor yet.)
+    "doublecmd-ru": (0.73, 0.62, 0.12),
+    "kicad-ru": (0.57, 0.75, 0.22),
 }
 
 

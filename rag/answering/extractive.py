@@ -6,7 +6,6 @@ import logging
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import partial
 
 import numpy as np
 
@@ -17,6 +16,7 @@ from rag.abstention import (
     contextual_similarity,
     match_strength,
     measure_signals,
+    term_strength,
     weighted_coverage,
 )
 from rag.answering.base import Answerer, AnswerRequest, Draft, DraftDelta, DraftEvent, refuse
@@ -282,7 +282,9 @@ class ExtractiveAnswerer(Answerer):
                 # A foreign-language line inside a document (a source title, a quote) shares words
                 # with same-language questions by accident, so only native sentences earn keyword credit.
                 if language == passage_language[passage.chunk_id] or sentence.kind == "code":
-                    coverage = weighted_coverage(retrieval.query_terms, weights, partial(match_strength, present=terms))
+                    coverage = weighted_coverage(
+                        retrieval.query_terms, weights, term_strength(terms, retrieval.translations)
+                    )
                 if sentence.kind == "meta" and coverage < META_MIN_COVERAGE:
                     continue
                 similarity = contextual_similarity(sentence, passage, retrieval.query_embedding)

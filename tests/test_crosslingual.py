@@ -1,0 +1,89 @@
+"""Words across languages and what a question is about: the store's vocabulary, translated question words,
+and the focus of "who" and "how many" questions. Real Chroma and the bundled embedder throughout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from rag.abstention import AnswerContext, measure_signals, term_strength
+from rag.config import Settings
+from rag.embeddings import Embedder
+from rag.engine import Engine, open_store
+from rag.models import Retrieval
+from rag.text import asked_focus, extract_terms, stem_word, vocabulary
+from ui.runtime import build_corpus_engine
+
+
+def test_the_vocabulary_keeps_one_written_form_per_stem_and_only_content_words() -> None:
+    forms = vocabulary("Пакет пакета, пакета и пакетов: of the ext4 42 --purge apt-get. Packages package")
+    assert forms[stem_word("пакета")] == "пакета"  # the most frequent form of the stem
+    assert forms[stem_word("packages")] in ("packages", "package")
+    assert not {"и", "of", "the", "ext4", "42", "apt-get"} & set(forms.values())
+
+
+def test_the_focus_of_who_and_how_many_questions() -> None:
+    assert asked_focus("Кто сейчас руководит разработкой aptitude?") == stem_word("руководит")
+    assert asked_focus("Кто является премьер-министром Японии?") == stem_word("премьер-министром")
+    assert asked_focus("Who maintains the firefox-esr package?") == stem_word("maintains")
+    assert asked_focus("How many users does KDE Plasma have?") == stem_word("users")
+    assert asked_focus("Сколько стран участвовало во встрече?") == stem_word("стран")
+    assert asked_focus("Где прошёл первый диалог?") is None
+    assert asked_focus("Which key refreshes the list?") is None
+
+
+def test_who_and_how_many_need_their_focus_in_the_evidence() -> None:
+    def missing_type(question: str, evidence: str) -> str | None:
+        retrieval = Retrieval(question, np.zeros(4, dtype=np.float32), extract_terms(question), [], {})
+        context = AnswerContext(text=evidence, script="en", quoted=evidence, quoted_prose=evidence)
+        return measure_signals(retrieval, set(), question, context).missing_type
+
+    question = "Who maintains the firefox-esr package in Debian?"
+    assert missing_type(question, "The package firefox-esr is maintained by the Mozilla Maintainers team.") is None
+    # A name is there, but nothing says who maintains the package.
+    assert missing_type(question, "The ESR release of Firefox is the default in Debian Stable.") == "person"
+    question = "How many users does KDE Plasma have?"
+    assert missing_type(question, "KDE Plasma has about 20 million users.") is None
+    assert missing_type(question, "Debian Bullseye includes version 5.20 of KDE Plasma.") == "number"
+
+
+def test_the_store_keeps_the_vocabulary_of_what_it_ingested(
+    tmp_path: Path, settings: Settings, embedder: Embedder
+) -> None:
+    text = "Пакеты устанавливаются командой apt install. Удержать пакет можно командой apt-mark hold."
+    (tmp_path / "apt.txt").write_text(text, encoding="utf-8")
+    build_corpus_engine(settings, [tmp_path / "apt.txt"], embedder, notify=lambda _: None)
+    store = open_store(settings, embedder)
+    stems = sorted(vocabulary(text))
+    assert store.missing_words(stems + ["небывальщин"]) == ["небывальщин"]
+    assert store.vocabulary_size("ru", 1000) == sum(1 for stem in stems if not stem.isascii())
+    assert store.vocabulary_size("en", 1000) == sum(1 for stem in stems if stem.isascii())
+    # Each word is stored with its query vector: the nearest Russian stem to "пакет" is its own.
+    nearest = store.nearest_words(np.stack([embedder.embed_query("пакет")]), "ru", 1)
+    assert nearest[0][0][0] == stem_word("пакет") and nearest[0][0][1] > 0.95
+    store.reset()
+    assert store.vocabulary_size("ru", 10) == 0
+
+
+def test_english_question_words_find_their_russian_counterparts(article_engine: Engine) -> None:
+    translations = article_engine.retriever.translate("Where did Japan promise to invest?")
+    assert any(found.startswith("инвест") for found in translations[stem_word("invest")]), translations
+    # A word with no counterpart close enough is left alone rather than guessed.
+    assert stem_word("xylophone") not in article_engine.retriever.translate("Which xylophone is mentioned?")
+    # The article has too few English words for a Russian question to be looked up in English.
+    assert article_engine.retriever.translate("Где используется галлий?") == {}
+
+
+def test_translated_words_count_as_keyword_evidence() -> None:
+    strength = term_strength({"пакет", "устанавлива"}, {"packag": ("пакет",), "instal": ("устан",)})
+    assert strength("packag") == 1.0
+    assert strength("instal") == 0.5  # a shared prefix of the counterpart, as for the word itself
+    assert strength("remov") == 0.0
+
+
+def test_an_english_question_is_answered_from_the_russian_article(article_engine: Engine) -> None:
+    retrieval = article_engine.retriever.search("How many investment agreements did Turkmenistan sign?")
+    assert retrieval.translations and "восемь" in retrieval.passages[0].text
+    answer = article_engine.ask("How many investment agreements did Turkmenistan sign?")
+    assert not answer.abstained and "восемь" in answer.answer
