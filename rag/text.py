@@ -11,6 +11,10 @@ from razdel import sentenize
 
 _WORD = re.compile(r"[^\W_]+(?:[-'][^\W_]+)*", re.UNICODE)
 _CYRILLIC = re.compile(r"[а-яё]", re.IGNORECASE)
+# Chinese and Japanese write words without spaces: a run of these characters is read as its overlapping
+# character pairs (the usual unit of CJK keyword search), and ends a sentence at 。！？.
+_CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_CJK_SENTENCE_END = re.compile(r"[。！？]+[」』）)]*")
 _LATIN = re.compile(r"[a-z]", re.IGNORECASE)
 # Longer "words" are base64, hashes or junk: the cut keeps stemming, the stem cache and prefix
 # matching bounded per word, and no real word is this long.
@@ -65,8 +69,21 @@ def normalize(text: str) -> str:
 
 
 def split_into_words(text: str) -> list[str]:
-    """Return the normalized word tokens of `text` (letters and digits, hyphenated words kept, long ones cut)."""
-    return [word[:MAX_WORD_CHARS] for word in _WORD.findall(normalize(text))]
+    """Return the normalized word tokens of `text` (letters and digits, hyphenated words kept, long ones cut).
+
+    Chinese and Japanese runs become their overlapping character pairs ("アドレス" → "アド", "ドレ", "レス").
+    """
+    words = []
+    for word in _WORD.findall(normalize(text)):
+        if _CJK_RUN.search(word) is None:
+            words.append(word[:MAX_WORD_CHARS])
+            continue
+        for piece in re.split(f"({_CJK_RUN.pattern})", word):
+            if _CJK_RUN.fullmatch(piece):
+                words.extend([piece] if len(piece) == 1 else [piece[i : i + 2] for i in range(len(piece) - 1)])
+            elif piece:
+                words.append(piece[:MAX_WORD_CHARS])
+    return words
 
 
 def is_stopword(word: str) -> bool:
@@ -100,7 +117,8 @@ MIN_VOCABULARY_CHARS = 3
 
 def is_vocabulary_word(word: str) -> bool:
     """Tell whether a normalized word is a content word worth matching across languages."""
-    return len(word) >= MIN_VOCABULARY_CHARS and word.isalpha() and not is_stopword(word)
+    latin_or_cyrillic = _CJK_RUN.search(word) is None and bool(_LATIN.search(word) or _CYRILLIC.search(word))
+    return len(word) >= MIN_VOCABULARY_CHARS and word.isalpha() and latin_or_cyrillic and not is_stopword(word)
 
 
 def vocabulary(text: str) -> dict[str, str]:
@@ -123,7 +141,19 @@ def vocabulary(text: str) -> dict[str, str]:
 
 def split_into_sentences(text: str, offset: int = 0) -> list[tuple[int, int]]:
     """Return (start, end) spans, shifted by `offset`, of the sentences of one paragraph."""
-    return [(offset + sentence.start, offset + sentence.stop) for sentence in sentenize(text) if sentence.text.strip()]
+    spans = []
+    for sentence in sentenize(text):
+        if not sentence.text.strip():
+            continue
+        start = sentence.start
+        # razdel knows Russian and English punctuation; Chinese and Japanese sentences end at 。！？.
+        for end in _CJK_SENTENCE_END.finditer(sentence.text):
+            stop = sentence.start + end.end()
+            if text[start:stop].strip() and stop < sentence.stop:
+                spans.append((start, stop))
+                start = stop + len(text[stop : sentence.stop]) - len(text[stop : sentence.stop].lstrip())
+        spans.append((start, sentence.stop))
+    return [(offset + start, offset + stop) for start, stop in spans]
 
 
 def find_names(text: str) -> list[str]:

@@ -12,7 +12,7 @@ from rag.config import Settings
 from rag.embeddings import Embedder
 from rag.engine import Engine, open_store
 from rag.models import Retrieval
-from rag.text import asked_focus, extract_terms, stem_word, vocabulary
+from rag.text import asked_focus, extract_terms, split_into_sentences, split_into_words, stem_word, vocabulary
 from ui.runtime import build_corpus_engine
 
 
@@ -87,3 +87,19 @@ def test_an_english_question_is_answered_from_the_russian_article(article_engine
     assert retrieval.translations and "восемь" in retrieval.passages[0].text
     answer = article_engine.ask("How many investment agreements did Turkmenistan sign?")
     assert not answer.abstained and "восемь" in answer.answer
+
+
+def test_chinese_and_japanese_text_has_sentences_and_searchable_words() -> None:
+    text = "この章では IPv4 アドレスだけに注目します。なぜなら最も一般的だからです！IPv6 は「第 10.6 節」で説明します。"
+    sentences = [text[start:end] for start, end in split_into_sentences(text)]
+    assert sentences == [
+        "この章では IPv4 アドレスだけに注目します。",
+        "なぜなら最も一般的だからです！",
+        "IPv6 は「第 10.6 節」で説明します。",
+    ]
+    # Runs without spaces are searched by their overlapping character pairs; other words stay whole.
+    assert split_into_words("IPv6アドレス Пакеты") == ["ipv6", "アド", "ドレ", "レス", "пакеты"]
+    assert set(extract_terms("アドレスの設定")) >= {"アド", "設定"}
+    # Pairs of characters are no words to look up in another language.
+    assert vocabulary("アドレスの設定 packages") == {stem_word("packages"): "packages"}
+    assert split_into_sentences("Первое предложение. Second one!") == [(0, 19), (20, 31)]
