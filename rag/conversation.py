@@ -54,11 +54,12 @@ def clip_topic(topic: str) -> str:
 _SMALL_TALK = {
     "greeting": re.compile(
         r"^(привет\w*|здравствуй\w*|добр\w+ (день|утро|вечер)|доброго времени суток|хай|hi|hello|hey|"
-        r"good (morning|afternoon|evening)|greetings)$"
+        r"good (morning|afternoon|evening)|greetings|hallo|guten (tag|morgen|abend)|bonjour|salut|hola|ciao|"
+        r"こんにちは|你好|您好)$"
     ),
     "thanks": re.compile(
         r"^((большое |огромное )?спасибо( большое)?|благодарю|thanks?( you)?( very much| a lot)?|"
-        r"thx|ок спасибо|ok thanks)$"
+        r"thx|ок спасибо|ok thanks|danke( schön| sehr)?|merci( beaucoup)?|gracias|grazie|ありがとう\w*|谢谢)$"
     ),
     "capabilities": re.compile(
         r"^(что ты (умеешь|можешь)( делать)?|кто ты|ты кто|как (тобой|этим) пользоваться|помощь|help|"

@@ -103,3 +103,13 @@ def test_chinese_and_japanese_text_has_sentences_and_searchable_words() -> None:
     # Pairs of characters are no words to look up in another language.
     assert vocabulary("アドレスの設定 packages") == {stem_word("packages"): "packages"}
     assert split_into_sentences("Первое предложение. Second one!") == [(0, 19), (20, 31)]
+
+
+def test_greetings_and_thanks_in_other_languages_are_small_talk() -> None:
+    from rag.conversation import classify_small_talk
+
+    assert [classify_small_talk(text) for text in ("Hallo!", "Bonjour", "こんにちは", "你好")] == ["greeting"] * 4
+    assert [classify_small_talk(text) for text in ("Danke schön!", "Merci beaucoup", "ありがとうございます")] == [
+        "thanks"
+    ] * 3
+    assert classify_small_talk("Hallo, wie installiere ich ein Paket?") is None
