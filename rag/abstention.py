@@ -22,6 +22,7 @@ from rag.text import (
     missing_qualifiers,
     normalize,
     stem_word,
+    word_language,
 )
 
 # Defaults calibrated with bench/calibrate.py on tests/gold_qa.jsonl + tests/extra_qa.jsonl for
@@ -233,7 +234,8 @@ def measure_signals(
     # A name answers "who maintains X" only where the evidence speaks of maintaining, and a number "how many
     # users" only where it speaks of users.
     focus = asked_focus(question)
-    if focus is not None and context.script == detect_language(focus) and not match_strength(focus, context_terms):
+    same_language = word_language(context.text) == word_language(question)
+    if focus is not None and same_language and not match_strength(focus, context_terms):
         signals.missing_type = wanted or "number"
     if wanted == "person":
         topic = partial(_topic_wide, weight=weight, below=topic_idf)

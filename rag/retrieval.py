@@ -276,7 +276,12 @@ class HybridRetriever(BaseRetriever):
                 words.setdefault(stem_word(word), word)
         if not words:
             return {}
-        vectors = np.stack([self._embedder.embed_query(word) for word in words.values()])
+        # Words of the corpus have their vectors stored; only the others are encoded.
+        known = self._store.word_vectors(list(words))
+        unknown = [stem for stem in words if stem not in known]
+        if unknown:
+            known.update(zip(unknown, self._embedder.embed_recent([words[stem] for stem in unknown]), strict=True))
+        vectors = np.stack([known[stem] for stem in words])
         translations = {}
         for stem, hits in zip(words, self._store.nearest_words(vectors, other, TRANSLATIONS_PER_WORD), strict=True):
             if hits and hits[0][1] >= TRANSLATION_MIN:

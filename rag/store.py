@@ -419,6 +419,17 @@ class ChunkStore:
                     metadatas=[{"language": language} for _, _, language in batch],
                 )
 
+    def word_vectors(self, stems: Sequence[str]) -> dict[str, np.ndarray]:
+        """Return the stored vectors of those of `stems` the vocabulary holds."""
+        if not stems:
+            return {}
+        with self._guard("reading the vocabulary"):
+            found = self._words.get(ids=list(stems), include=["embeddings"])
+        if not found["ids"]:
+            return {}
+        vectors = np.asarray(found["embeddings"], dtype=np.float32).reshape(len(found["ids"]), -1)
+        return dict(zip(found["ids"], vectors, strict=True))
+
     def vocabulary_size(self, language: str, at_least: int) -> int:
         """Return how many stems of `language` the vocabulary holds, counting at most `at_least`."""
         with self._guard("reading the vocabulary"):

@@ -61,6 +61,34 @@ def detect_language(text: str) -> str:
     return "ru" if cyrillic >= latin and cyrillic > 0 else "en"
 
 
+# Function words of other Latin-script languages (German, French, Spanish, Italian, Portuguese, Dutch) that
+# English does not use: a question with more of these than English ones is not English.
+_OTHER_FUNCTION_WORDS = frozenset(
+    """der die das und ist nicht ein eine einen mit von zu für auf den dem des sich auch wie wird werden kann
+    oder wenn welche welcher welches warum wo wer was ich sie es gibt man muss le la les et est une des du
+    pour pas que qui dans sur avec ce cette quel quelle quels comment pourquoi où el los las y es una del por
+    para con cómo qué cuál dónde il lo gli della delle che è per non sono come perché quale dove os uma
+    não em como qual onde het een van en is niet met voor op wat hoe waarom welke""".split()
+) - {"is", "en", "a", "in", "die"}
+
+
+def word_language(text: str) -> str | None:
+    """Return "ru" or "en" for text in a language citechat analyzes word by word, else None.
+
+    Chinese and Japanese, and Latin-script text with more German, French, Spanish, Italian, Portuguese or
+    Dutch function words than English ones, are neither: their words are not stemmed, stop words are not
+    known, and capitals mark nouns (German), so rules that count words do not apply to them.
+    """
+    if detect_language(text) == "ru":
+        return "ru"
+    if _CJK_RUN.search(text) and len("".join(_CJK_RUN.findall(text))) > len(_LATIN.findall(text)):
+        return None
+    words = split_into_words(text)
+    english = sum(1 for word in words if word in _STOPWORDS_EN)
+    other = sum(1 for word in words if word in _OTHER_FUNCTION_WORDS)
+    return "en" if english >= other else None
+
+
 def normalize(text: str) -> str:
     """Lower-case, unify ё/е and dashes, and fold white space."""
     text = text.lower().replace("ё", "е").replace("\u00a0", " ")
@@ -345,6 +373,10 @@ def find_specific_tokens(text: str) -> list[str]:
         # In a Russian question a Latin-script word names a program, option or product ("synaptic").
         tokens = [word for word in split_into_words(text) if _LATIN.search(word) and not _CYRILLIC.search(word)]
         return list(dict.fromkeys([token for token in tokens if len(token) >= 2] + _specific(text)))
+    if word_language(text) is None:
+        # German and French join words with hyphens ("Firmware-Paket"): there only digits, options, paths
+        # and dotted or underscored identifiers name a specific thing.
+        return [token for token in _specific(text) if not re.fullmatch(r"[^\W\d_]+(?:-[^\W\d_]+)+", token)]
     return _specific(text)
 
 

@@ -113,3 +113,34 @@ def test_greetings_and_thanks_in_other_languages_are_small_talk() -> None:
         "thanks"
     ] * 3
     assert classify_small_talk("Hallo, wie installiere ich ein Paket?") is None
+
+
+def test_word_rules_apply_to_russian_and_english_only() -> None:
+    from rag.text import find_specific_tokens, word_language
+
+    assert word_language("Где используется галлий?") == "ru"
+    assert word_language("Which command installs a package?") == "en"
+    assert word_language("Welcher Befehl installiert ein Paket?") is None
+    assert word_language("Comment configurer le réseau ?") is None
+    assert word_language("IPv6 アドレスは何ビットですか？") is None
+    # A German compound is a word, not a product's name; digits, options and paths still are specific.
+    assert find_specific_tokens("Welches Paket hilft, wenn ein Firmware-Paket fehlt?") == []
+    assert find_specific_tokens("Wann wurde WPA3 mit apt-get --purge eingeführt?") == ["wpa3", "purge"]
+    assert find_specific_tokens("Which command runs apt-get?") == ["apt-get"]
+
+
+def test_a_german_question_over_german_text_is_answered_not_refused_for_its_nouns(
+    tmp_path: Path, settings: Settings, embedder: Embedder
+) -> None:
+    text = (
+        "Drahtlose Netzwerke\n\n"
+        "Zuerst müssen Sie das non-free Repository in der Datei sources.list von APT aktivieren. "
+        "Dann müssen Sie die entsprechenden Firmware-Pakete installieren. Wenn Sie nicht wissen, welches Paket "
+        "Sie benötigen, können Sie das Paket isenkram installieren und dessen Befehl "
+        "isenkram-autoinstall-firmware ausführen.\n\n"
+        "Der Parameter wpa-psk kann entweder die Klartext-Passphrase oder ihre gehashte Version enthalten."
+    )
+    (tmp_path / "wlan.txt").write_text(text, encoding="utf-8")
+    engine = build_corpus_engine(settings, [tmp_path / "wlan.txt"], embedder, notify=lambda _: None)
+    answer = engine.ask("Welches Paket hilft, wenn man nicht weiß, welches Firmware-Paket man braucht?")
+    assert not answer.abstained and "isenkram" in answer.answer, answer.answer

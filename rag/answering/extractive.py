@@ -34,6 +34,7 @@ from rag.text import (
     missing_qualifiers,
     split_into_words,
     strip_instructions,
+    word_language,
 )
 
 logger = logging.getLogger("citechat.answering")
@@ -253,8 +254,10 @@ class ExtractiveAnswerer(Answerer):
         context = AnswerContext.around([(item.passage, item.index) for item in chosen])
         lead = AnswerContext.of_passage(chosen[0].passage)
         signals = measure_signals(request.retrieval, scored[0].terms, question, context, lead)
-        # Word-overlap signals only mean something when the question and the evidence share a language.
-        same_language = detect_language(request.standalone_question) == detect_language(scored[0].sentence.text)
+        # Word-overlap signals only mean something when the question and the evidence share a language, and
+        # one whose words citechat stems and whose stop words it knows.
+        language = word_language(request.standalone_question)
+        same_language = language is not None and language == word_language(scored[0].passage.text)
         return Inspection(chosen, signals, same_language)
 
     def _score_sentences(self, request: AnswerRequest, question: str) -> list[ScoredSentence]:
