@@ -20,7 +20,14 @@ from rag.lexical import LexicalIndex
 from rag.models import Passage, Retrieval
 from rag.rerank import Reranker
 from rag.store import ChunkStore, ChunkVersion
-from rag.text import detect_language, extract_terms, is_vocabulary_word, split_into_words, stem_word
+from rag.text import (
+    detect_language,
+    extract_terms,
+    is_vocabulary_word,
+    split_into_words,
+    stem_word,
+    word_language,
+)
 
 logger = logging.getLogger("citechat.retrieval")
 
@@ -266,9 +273,10 @@ class HybridRetriever(BaseRetriever):
         Words cannot match across languages, so an English question over a Russian document would get no
         keyword evidence at all: each of its words is looked up in the store's vocabulary instead.
         """
-        language = detect_language(query)
+        language = word_language(query)
         other = other_language(query)
-        if not self._has_language(other):
+        # Only Russian and English words are stemmed and stored in the vocabulary.
+        if language is None or not self._has_language(other):
             return {}
         words: dict[str, str] = {}
         for word in split_into_words(query):
