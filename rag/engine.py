@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ from rag.models import (
 from rag.retrieval import HybridRetriever
 from rag.store import ChunkStore
 from rag.text import detect_language, strip_instructions
+
+logger = logging.getLogger("citechat.engine")
 
 
 @dataclass
@@ -219,6 +222,12 @@ def build_engine(settings: Settings, embedder: Embedder | None = None, store: Ch
     embedder = embedder or build_embedder(settings)
     store = store or open_store(settings, embedder)
     store.ensure_compatible()
+    if store.count() and not store.vocabulary_size("ru", 1) and not store.vocabulary_size("en", 1):
+        logger.warning(
+            "the store at %s has no word vocabulary (it was made by an older citechat): questions are not "
+            "matched across languages until you run `citechat reindex`",
+            store.location,
+        )
     reranker = None
     if settings.reranker_model:
         from rag.rerank import Reranker

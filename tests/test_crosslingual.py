@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from rag.abstention import AnswerContext, measure_signals, term_strength
 from rag.config import Settings
@@ -144,3 +145,20 @@ def test_a_german_question_over_german_text_is_answered_not_refused_for_its_noun
     engine = build_corpus_engine(settings, [tmp_path / "wlan.txt"], embedder, notify=lambda _: None)
     answer = engine.ask("Welches Paket hilft, wenn man nicht weiß, welches Firmware-Paket man braucht?")
     assert not answer.abstained and "isenkram" in answer.answer, answer.answer
+
+
+def test_a_store_without_a_vocabulary_says_to_reindex(
+    tmp_path: Path, settings: Settings, embedder: Embedder, caplog: pytest.LogCaptureFixture
+) -> None:
+    from rag.engine import build_engine
+
+    (tmp_path / "apt.txt").write_text("Пакеты устанавливаются командой apt install.", encoding="utf-8")
+    build_corpus_engine(settings, [tmp_path / "apt.txt"], embedder, notify=lambda _: None)
+    with caplog.at_level("WARNING", logger="citechat"):
+        build_engine(settings, embedder)
+    assert "reindex" not in caplog.text
+    store = open_store(settings, embedder)
+    store._words.delete(ids=store._words.get(include=[])["ids"])  # as a store made before the vocabulary
+    with caplog.at_level("WARNING", logger="citechat"):
+        build_engine(settings, embedder)
+    assert "citechat reindex" in caplog.text
