@@ -381,32 +381,29 @@ class Ingestor:
         missing = self.store.missing_words(sorted(forms))
         if not missing:
             return
-        words = [forms[stem] for stem in missing]
-        keys = [WORD_KEY + word for word in words]
-        if self.cache is not None:
-            vectors = self.cache.embed(keys, self._embed_words, self.embedder.dim)
-        else:
-            vectors = self._embed_words(keys)
+        vectors = self._embed([WORD_KEY + forms[stem] for stem in missing], self._embed_words)
         self.store.add_words([(stem, forms[stem], detect_language(forms[stem])) for stem in missing], vectors)
 
     def _embed_words(self, keys: Sequence[str]) -> np.ndarray:
         # A word is embedded as a query: it is matched against a question's words, also queries.
-        words = [key.removeprefix(WORD_KEY) for key in keys]
-        return np.concatenate(
-            [self.embedder.embed_queries(words[i : i + EMBED_BATCH]) for i in range(0, len(words), EMBED_BATCH)]
-        )
+        return self._batched(self.embedder.embed_queries, [key.removeprefix(WORD_KEY) for key in keys])
 
-    def _embed(self, texts: Sequence[str]) -> np.ndarray:
+    def _embed(
+        self, texts: Sequence[str], compute: Callable[[Sequence[str]], np.ndarray] | None = None
+    ) -> np.ndarray:
+        """Return vectors of `texts` (passages unless `compute` says otherwise), through the cache if any."""
+        compute = compute or self._embed_uncached
         if self.cache is not None:
-            return self.cache.embed(texts, self._embed_uncached, self.embedder.dim)
-        return self._embed_uncached(texts)
+            return self.cache.embed(texts, compute, self.embedder.dim)
+        return compute(texts)
 
     def _embed_uncached(self, texts: Sequence[str]) -> np.ndarray:
+        return self._batched(self.embedder.embed_passages, texts)
+
+    def _batched(self, encode: Callable[[Sequence[str]], np.ndarray], texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.embedder.dim), dtype=np.float32)
-        return np.concatenate(
-            [self.embedder.embed_passages(texts[i : i + EMBED_BATCH]) for i in range(0, len(texts), EMBED_BATCH)]
-        )
+        return np.concatenate([encode(texts[i : i + EMBED_BATCH]) for i in range(0, len(texts), EMBED_BATCH)])
 
     def remove(self, paths: Sequence[Path]) -> IngestReport:
         """Delete documents by path (a folder removes every stored document below it)."""

@@ -234,8 +234,11 @@ def measure_signals(
     # A name answers "who maintains X" only where the evidence speaks of maintaining, and a number "how many
     # users" only where it speaks of users.
     focus = asked_focus(question)
-    same_language = word_language(context.text) == word_language(question)
-    if focus is not None and same_language and not match_strength(focus, context_terms):
+    if (
+        focus is not None
+        and not match_strength(focus, context_terms)
+        and word_language(context.text) == word_language(question)
+    ):
         signals.missing_type = wanted or "number"
     if wanted == "person":
         topic = partial(_topic_wide, weight=weight, below=topic_idf)

@@ -103,8 +103,9 @@ class HybridRetriever(BaseRetriever):
         self._rebuilding = False
         # Stems of every stored chunk by id, kept between rebuilds: a new revision stems only new chunks.
         self._terms: dict[str, tuple[ChunkVersion, list[str]]] = {}
-        # Whether the vocabulary holds enough of a language, by (revision, language).
-        self._other_language: dict[tuple[int, str], bool] = {}
+        # Whether the vocabulary holds enough of a language, at the revision it was counted at.
+        self._languages_revision = -1
+        self._has_languages: dict[str, bool] = {}
 
     @property
     def lexical(self) -> LexicalIndex:
@@ -298,9 +299,9 @@ class HybridRetriever(BaseRetriever):
         return translations
 
     def _has_language(self, language: str) -> bool:
-        key = (self._revision, language)
-        if key not in self._other_language:
+        if self._languages_revision != self._revision:
+            self._languages_revision, self._has_languages = self._revision, {}
+        if language not in self._has_languages:
             found = self._store.vocabulary_size(language, MIN_OTHER_VOCABULARY) >= MIN_OTHER_VOCABULARY
-            current = {cached: value for cached, value in self._other_language.items() if cached[0] == self._revision}
-            self._other_language = {**current, key: found}
-        return self._other_language[key]
+            self._has_languages[language] = found
+        return self._has_languages[language]

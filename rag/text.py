@@ -336,10 +336,11 @@ def asked_focus(question: str) -> str | None:
     The first content word after the question word: "Кто сейчас руководит разработкой?" → "руковод".
     """
     words = split_into_words(question)
-    match = _FOCUSED.search(" ".join(words[:5]))
+    opening = " ".join(words[:5])
+    match = _FOCUSED.search(opening)
     if match is None:
         return None
-    position = len(" ".join(words[:5])[: match.end()].split())
+    position = len(opening[: match.end()].split())
     for following in words[position:]:
         if not is_stopword(following) and following not in _COPULAS:
             return stem_word(following)
