@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from rag.abstention import match_strength
 from rag.models import Turn
-from rag.text import ANAPHORS, extract_terms, split_into_words
+from rag.text import ANAPHORS, detect_language, extract_terms, split_into_words
 
 # A question with fewer content words than this cannot name its own topic ("А почему?").
 # bench/sweep.py: condensing lifts dev overall from 0.90 to 0.97; any minimum from 0 to 3 scored the
@@ -39,6 +40,30 @@ def condense_question(question: str, history: Sequence[Turn]) -> str:
     last_user = max(i for i, turn in enumerate(earlier) if turn.role == "user" and turn.content.strip())
     topic = condense_question(earlier[last_user].content[:MAX_TOPIC_CHARS], earlier[:last_user])
     return f"{clip_topic(topic)} {question.strip()}"
+
+
+def accept_rewrite(rewrite: str, question: str, history: Sequence[Turn]) -> str | None:
+    """Return a model's standalone version of a follow-up if it may replace the heuristic one, else None.
+
+    It must stand alone (no anaphor, enough own words), be written in the question's script, keep every
+    content word of the question, and take every other content word from the conversation: a model may
+    name the topic the question points back to, never add one.
+    """
+    lines = [line for line in rewrite.strip().splitlines() if line.strip()]
+    if len(lines) != 1:
+        return None
+    rewrite = " ".join(lines[0].strip().strip("\"'«»").split())
+    if not rewrite or len(rewrite) > MAX_TOPIC_CHARS + len(question):
+        return None
+    if detect_language(rewrite) != detect_language(question) or is_follow_up(rewrite):
+        return None
+    own = set(extract_terms(rewrite))
+    if any(not match_strength(term, own) for term in extract_terms(question)):
+        return None
+    known = set(extract_terms(question + " " + " ".join(turn.content for turn in history)))
+    if any(not match_strength(term, known) for term in own):
+        return None
+    return rewrite
 
 
 def clip_topic(topic: str) -> str:

@@ -97,7 +97,12 @@ class Engine:
             yield from self._reply_to_small_talk(question, small_talk, started)
             return
         # "Ответь кратко." says how to answer, not what about: it is not searched for.
-        standalone = condense_question(strip_instructions(question), history)
+        asked = strip_instructions(question)
+        standalone = condense_question(asked, history)
+        if standalone != asked.strip() and self.answerer.condenses_with_model:
+            # A follow-up: a configured LLM may name what it points back to (checked, else the heuristic's).
+            yield AnswerProgress("condensing")
+            standalone = self.answerer.condense(asked, history) or standalone
         retrieval = self.retriever.search(standalone, top_k=top_k)
         retrieved = time.perf_counter()
         # The passages are found; an LLM may now take seconds before its first checked sentence.

@@ -12,7 +12,6 @@ from typing import get_args
 
 from pydantic import BaseModel, Field, ValidationError
 
-from rag.conversation import condense_question
 from rag.engine import Engine
 from rag.errors import UserInputError
 from rag.models import Answer, AnswerMode, Turn
@@ -99,8 +98,8 @@ def run_gold(engine: Engine, cases: Iterable[GoldCase]) -> list[CaseResult]:
     results = []
     for case in cases:
         answer = engine.ask(case.question, case.history)
-        standalone = condense_question(case.question, case.history)
-        retrieved = [passage.text for passage in engine.retriever.search(standalone).passages]
+        # The question as the engine searched it (an LLM may have condensed a follow-up).
+        retrieved = [passage.text for passage in engine.retriever.search(answer.standalone_question).passages]
         results.append(score_case(case, answer, retrieved))
     return results
 

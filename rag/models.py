@@ -138,7 +138,8 @@ class AnswerDelta:
 
 @dataclass
 class AnswerProgress:
-    """What the engine is doing before any text exists: "writing" once the passages are found."""
+    """What the engine is doing before any text exists: "condensing" a follow-up with an LLM, "writing" once
+    the passages are found."""
 
     stage: str
 

@@ -24,18 +24,26 @@ from rag.answering.llm import (
     create_client,
     split_stream_into_sentences,
 )
-from rag.answering.verification import verify_sentence
+from rag.answering.verification import check_retention, verify_sentence
 from rag.config import Settings
+from rag.conversation import condense_question
 from rag.engine import Engine, build_answerer
 from rag.errors import BackendUnavailableError
 from rag.evaluation import CaseResult, GoldCase, format_modes, summarize_modes
-from rag.models import Answer, AnswerDelta, AnswerDone, AnswerMode, Timings
+from rag.models import Answer, AnswerDelta, AnswerDone, AnswerMode, AnswerProgress, Timings, Turn
 
 TOKYO_QUESTION = "Где прошёл первый диалог «Центральная Азия плюс Япония»?"
 TOKYO_EVIDENCE = "в Токио прошел первый диалог"
-TOKYO_SENTENCE = "Первый диалог «Центральная Азия плюс Япония» прошел в Токио в декабре 2025 года"
+# The model reorders the quote, keeping its facts (a reply that leaves one out gives the quote instead).
+TOKYO_SENTENCE = (
+    "Первый диалог «Центральная Азия плюс Япония», представляющий собой обновленную версию механизма "
+    "сотрудничества, созданного в 2004 году, прошел в Токио в декабре 2025 года"
+)
 SUMMIT_EVIDENCE = "главы пяти центральноазиатских стран встретились"
-SUMMIT_SENTENCE = "Главы пяти центральноазиатских стран встретились с премьер-министром Японии в формате C5+1"
+SUMMIT_SENTENCE = (
+    "Главы пяти центральноазиатских стран встретились с премьер-министром Японии Санаэ Такаити "
+    "19–20 декабря 2025 года в формате C5+1"
+)
 UNANSWERABLE = "Who is the president of France?"
 
 
@@ -125,6 +133,38 @@ def test_markers_are_renumbered_in_first_mention_order(llm_engine: Engine, serve
     assert answer.answer == f"{SUMMIT_SENTENCE}. [1] {TOKYO_SENTENCE}. [2]"
     assert [c.marker for c in answer.citations] == [1, 2]
     assert SUMMIT_EVIDENCE in answer.citations[0].text and TOKYO_EVIDENCE in answer.citations[1].text
+
+
+def test_reply_that_leaves_out_a_fact_of_the_quote_gives_the_quote(
+    llm_engine: Engine, article_engine: Engine, server: FakeOpenAIServer
+) -> None:
+    # Grounded and on the question, but the quoted sentence also dates the mechanism (2004): a shortened
+    # rephrasing is never shown, the quote is.
+    server.reply = lambda body: (
+        f"Первый диалог прошел в Токио в декабре 2025 года [{number_of(body, TOKYO_EVIDENCE)}]."
+    )
+
+    deltas, answer = stream_answer(llm_engine, TOKYO_QUESTION)
+
+    assert answer.answer == article_engine.ask(TOKYO_QUESTION).answer == "".join(deltas)
+    assert "2004" in answer.answer and answer.mode == "llm-fallback"
+    assert "left out what the documents say (2004" in answer.fallback_reason
+
+
+def test_later_sentence_that_loses_a_fact_of_its_quoted_evidence_is_dropped(
+    llm_engine: Engine, server: FakeOpenAIServer
+) -> None:
+    # Both sentences are grounded; the second draws on the summit sentence citechat quotes for this
+    # question but drops its date, so only the first is kept.
+    server.reply = lambda body: (
+        f"{TOKYO_SENTENCE} [{number_of(body, TOKYO_EVIDENCE)}]. Главы пяти центральноазиатских стран "
+        f"встретились с премьер-министром Японии [{number_of(body, SUMMIT_EVIDENCE)}]."
+    )
+
+    answer = llm_engine.ask("Когда и где встречались лидеры Центральной Азии с Японией?")
+
+    assert answer.mode == "llm" and answer.answer == f"{TOKYO_SENTENCE}. [1]"
+    assert answer.dropped_sentences == 1
 
 
 def test_invented_sentence_falls_back_to_the_extractive_answer(
@@ -237,7 +277,7 @@ def test_server_failure_falls_back_to_extractive_and_pauses_the_llm(
 
 def test_failure_after_a_shown_sentence_keeps_it(article_engine: Engine, server: FakeOpenAIServer) -> None:
     server.chunk_chars = 20
-    server.stall_after_chunks = 6
+    server.stall_after_chunks = 11  # the first sentence and the start of the second
     server.reply = lambda body: (
         f"{TOKYO_SENTENCE} [{number_of(body, TOKYO_EVIDENCE)}]. {SUMMIT_SENTENCE} [{number_of(body, SUMMIT_EVIDENCE)}]."
     )
@@ -379,6 +419,51 @@ def test_leading_markers_belong_to_the_sentence_they_precede(llm_engine: Engine,
 
     assert deltas == [f"{TOKYO_SENTENCE}. [1]", f" {SUMMIT_SENTENCE}. [2]"]
     assert TOKYO_EVIDENCE in answer.citations[0].text and SUMMIT_EVIDENCE in answer.citations[1].text
+
+
+URANIUM_QUOTE = (
+    "Узбекистан и Япония уделили приоритетное внимание сотрудничеству в области зеленой энергетики, "
+    "ИТ-сектора и разработки минеральных ресурсов, включая поставки урана."
+)
+
+
+@pytest.mark.parametrize(
+    ("answer", "kept", "lost"),
+    [
+        # Reordered, every fact kept.
+        (
+            "Приоритетное внимание уделено ИТ-сектору, зеленой энергетике и разработке минеральных ресурсов в "
+            "области сотрудничества, включая поставки урана [1].",
+            True,
+            [],
+        ),
+        # A list cut before its last item.
+        (
+            "Узбекистан и Япония уделили приоритетное внимание сотрудничеству в области зеленой энергетики, "
+            "ИТ-сектора и разработки минеральных ресурсов [1].",
+            False,
+            ["поставк"],
+        ),
+        # Across languages only numbers can be compared: none here, so kept.
+        ("Green energy, IT and minerals, including uranium supplies [1].", True, []),
+    ],
+)
+def test_an_answer_must_keep_the_facts_of_the_quote_it_draws_on(answer: str, kept: bool, lost: list[str]) -> None:
+    question = "Каким направлениям сотрудничества Узбекистан и Япония уделили приоритетное внимание?"
+
+    retention = check_retention(answer, [URANIUM_QUOTE], question)
+
+    assert retention.kept is kept and set(lost) <= set(retention.lost)
+
+
+def test_a_number_of_the_quote_must_be_kept_in_any_language() -> None:
+    quote = "Япония обещала инвестировать 3 млрд долларов США в течение пяти лет."
+
+    assert not check_retention("Japan pledged billions of dollars [1].", [quote], "How much did Japan pledge?").kept
+    assert check_retention("Japan pledged 3 billion dollars over five years [1].", [quote], "How much?").kept
+    # A number the question gives need not be repeated.
+    asked = "Япония обещала 3 млрд долларов США?"
+    assert check_retention("Да, Япония обещала их инвестировать в течение пяти лет [1].", [quote], asked).kept
 
 
 def test_leading_and_trailing_marker_styles_are_split_apart() -> None:
@@ -552,3 +637,93 @@ def test_eval_reports_mode_shares_dropped_sentences_and_latency() -> None:
     assert summary["dropped sentences"] == round(4 / 7, 3)
     assert summary["p50 ms"] == 150
     assert "mode llm 0.5 | mode extractive 0.25 | mode llm-fallback 0.25" in format_modes(results)
+
+
+CORRIDOR_HISTORY = [
+    Turn(role="user", content="Что такое Средний коридор?"),
+    Turn(role="assistant", content="Торговый маршрут, соединяющий Черное море с западным регионом Китая Синьцзян."),
+]
+CORRIDOR_FOLLOW_UP = "Почему Япония его поддерживает?"
+
+
+def condensing_reply(rewrite: str) -> Any:
+    """Reply `rewrite` to the condensing prompt and refuse the answer prompt (the quote is then given)."""
+
+    def reply(body: dict[str, Any]) -> str:
+        user = body["messages"][-1]["content"]
+        if user.startswith("Rewrite the user's last question"):
+            return rewrite
+        return "В документах нет ответа на этот вопрос."
+
+    return reply
+
+
+def test_a_follow_up_is_condensed_by_the_model_when_its_rewrite_only_names_the_topic(
+    llm_engine: Engine, server: FakeOpenAIServer
+) -> None:
+    server.reply = condensing_reply("Почему Япония поддерживает Средний коридор?")
+
+    events = list(llm_engine.stream(CORRIDOR_FOLLOW_UP, CORRIDOR_HISTORY))
+
+    answer = next(event.answer for event in events if isinstance(event, AnswerDone))
+    assert answer.standalone_question == "Почему Япония поддерживает Средний коридор?"
+    assert [event.stage for event in events if isinstance(event, AnswerProgress)] == ["condensing", "writing"]
+    condense_request = server.requests[0]["messages"][-1]["content"]
+    assert "Что такое Средний коридор?" in condense_request and "Russian" in condense_request
+    assert "росси" in answer.answer.lower()  # the model refused the answer: the quote is given
+
+
+@pytest.mark.parametrize(
+    "rewrite",
+    [
+        "Почему Япония поддерживает Средний коридор в Африке?",  # a word from nowhere
+        "Почему поддерживает Средний коридор?",  # a word of the question lost
+        "Why does Japan support the Middle Corridor?",  # another language
+        "Почему Япония его поддерживает?",  # still points back
+        "Вот вопрос:\nПочему Япония поддерживает Средний коридор?",  # not one line
+    ],
+)
+def test_a_rewrite_that_changes_the_question_is_not_used(
+    llm_engine: Engine, server: FakeOpenAIServer, rewrite: str
+) -> None:
+    server.reply = condensing_reply(rewrite)
+
+    answer = llm_engine.ask(CORRIDOR_FOLLOW_UP, CORRIDOR_HISTORY)
+
+    assert answer.standalone_question == condense_question(CORRIDOR_FOLLOW_UP, CORRIDOR_HISTORY)
+
+
+def test_a_dead_server_while_condensing_keeps_the_heuristic_and_asks_no_more(
+    article_engine: Engine, server: FakeOpenAIServer
+) -> None:
+    engine = make_engine(article_engine, server.url)
+    server.stop()
+
+    answer = engine.ask(CORRIDOR_FOLLOW_UP, CORRIDOR_HISTORY)
+
+    assert answer.standalone_question == condense_question(CORRIDOR_FOLLOW_UP, CORRIDOR_HISTORY)
+    assert answer.mode == "llm-fallback" and "not asked" in answer.fallback_reason
+
+
+def test_the_extractive_answerer_condenses_without_a_condensing_stage(article_engine: Engine) -> None:
+    events = list(article_engine.stream(CORRIDOR_FOLLOW_UP, CORRIDOR_HISTORY))
+
+    assert [event.stage for event in events if isinstance(event, AnswerProgress)] == ["writing"]
+
+
+def test_a_follow_up_answered_by_repeating_the_previous_answer_gives_the_quote(
+    llm_engine: Engine, server: FakeOpenAIServer
+) -> None:
+    # Grounded, and on the condensed question's words (it holds the earlier topic), but no answer to "why".
+    def reply(body: dict[str, Any]) -> str:
+        if body["messages"][-1]["content"].startswith("Rewrite the user's last question"):
+            return "Почему Япония поддерживает Средний коридор?"
+        corridor = number_of(body, "Черное море с западным регионом Китая")
+        return f"Средний коридор — торговый маршрут, соединяющий Черное море с западным регионом Китая [{corridor}]."
+
+    server.reply = reply
+
+    answer = llm_engine.ask(CORRIDOR_FOLLOW_UP, CORRIDOR_HISTORY)
+
+    assert answer.mode == "llm-fallback" and "repeats the conversation" in answer.fallback_reason
+    assert "росси" in answer.answer.lower()

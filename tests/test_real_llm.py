@@ -9,6 +9,7 @@ import pytest
 
 from rag.answering.verification import split_answer
 from rag.config import Settings
+from rag.conversation import condense_question, is_follow_up
 from rag.engine import Engine, build_answerer
 from rag.evaluation import load_gold
 
@@ -43,6 +44,17 @@ def test_real_model_answers_answerable_questions_with_checked_sentences(real_eng
     if answer.mode == "llm":
         assert len(answer.sentence_support) == len(split_answer(answer.answer))
         assert all(sentence.rstrip().endswith("]") for sentence in _sentences(answer.answer))
+
+
+@pytest.mark.parametrize("case_id", [case.id for case in load_gold(GOLD) if case.history])
+def test_real_model_condenses_a_follow_up_or_citechat_does(real_engine: Engine, case_id: str) -> None:
+    case = next(case for case in load_gold(GOLD) if case.id == case_id)
+
+    answer = real_engine.ask(case.question, case.history)
+
+    heuristic = condense_question(case.question, case.history)
+    assert answer.standalone_question == heuristic or not is_follow_up(answer.standalone_question)
+    assert not answer.abstained and answer.mode in ("llm", "llm-fallback")
 
 
 def test_real_model_is_not_asked_an_unanswerable_question(real_engine: Engine) -> None:

@@ -333,7 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     common = argparse.ArgumentParser(add_help=False, parents=[verbosity])
     common.add_argument("--data-dir", type=Path, help="data directory (default: $CITECHAT_DATA_DIR or ./data)")
-    common.add_argument("--top-k", type=int, help="passages considered per answer (default 4)")
+    common.add_argument("--top-k", type=int, help="passages considered per answer (default $CITECHAT_TOP_K, else 6)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     ask = commands.add_parser("ask", parents=[common], help="answer one question with citations")

@@ -270,7 +270,7 @@ class WebHandlers:
                     shown += event.text
                     conversation.messages[-1]["content"] = render_partial(shown)
                     yield gr.skip(), conversation.messages, gr.skip(), conversation
-                elif isinstance(event, AnswerProgress):
+                elif isinstance(event, AnswerProgress) and event.stage == "writing":
                     conversation.messages[-1]["content"] = render_partial("", self.text.writing)
                     yield gr.skip(), conversation.messages, gr.skip(), conversation
                 elif isinstance(event, AnswerDone):

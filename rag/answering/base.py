@@ -59,7 +59,13 @@ class Answerer(ABC):
     """Turns retrieved passages into a cited answer; streaming is the only code path."""
 
     name: str
+    # Whether `condense` asks a model (the engine then reports a "condensing" stage while it waits).
+    condenses_with_model = False
 
     @abstractmethod
     def stream(self, request: AnswerRequest) -> Iterator[DraftEvent]:
         """Yield DraftDelta pieces, then exactly one Draft whose text is their concatenation."""
+
+    def condense(self, question: str, history: Sequence[Turn]) -> str | None:
+        """Return a standalone version of a follow-up written by a model, or None to keep citechat's own."""
+        return None

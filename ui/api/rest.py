@@ -71,8 +71,8 @@ async def ask(body: AskRequest, runtime: RuntimeDep) -> Answer:
     dependencies=[Depends(require_json)],
 )
 async def ask_stream(body: AskRequest, runtime: RuntimeDep) -> StreamingResponse:
-    """Stream the answer as server-sent events: `progress` {"stage"} once the passages are found, `delta` {"text"}
-    events, then `done` (the Answer JSON)."""
+    """Stream the answer as server-sent events: `progress` {"stage"} ("condensing" while an LLM rewrites a
+    follow-up, "writing" once the passages are found), `delta` {"text"} events, then `done` (the Answer JSON)."""
     question = runtime.checked_question(body.question, body.history)
     events = await runtime.open_answer_stream(question, body.history, body.top_k)
 
