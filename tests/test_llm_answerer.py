@@ -727,3 +727,25 @@ def test_a_follow_up_answered_by_repeating_the_previous_answer_gives_the_quote(
 
     assert answer.mode == "llm-fallback" and "repeats the conversation" in answer.fallback_reason
     assert "росси" in answer.answer.lower()
+
+
+def test_a_sentence_is_credited_to_the_passage_that_says_it_not_to_its_loose_markers(
+    llm_engine: Engine, server: FakeOpenAIServer
+) -> None:
+    # Copied from one passage, marked with the others: their shared words ("Токио", "стремится",
+    # "региональной") would ground it, yet the reader must be sent to the passage that holds it.
+    evidence = "позиционировать себя как посредник"
+    sentence = (
+        "Вместо того чтобы стремиться к доминированию, Токио стремится позиционировать себя как посредник "
+        "в существующей региональной динамике"
+    )
+
+    def reply(body: dict[str, Any]) -> str:
+        own = number_of(body, evidence)
+        return sentence + " " + "".join(f"[{number}]" for number in prompt_passages(body) if number != own) + "."
+
+    server.reply = reply
+
+    answer = llm_engine.ask("Какую роль стремится играть Токио в региональной динамике?")
+
+    assert answer.mode == "llm" and [evidence in citation.text for citation in answer.citations] == [True]

@@ -170,15 +170,29 @@ def verify_sentence(sentence: str, passages: list[Passage], embedder: Embedder |
     if not set(extract_terms(claim)):
         return Verdict(claim, False, "no content words", marked)
     verdict = _check_support(claim, passages, marked, embedder) if marked else None
-    if verdict is not None and verdict.supported:
+    if verdict is not None and verdict.supported and not _said_better_elsewhere(claim, passages, marked, verdict):
         return verdict
     everywhere = _check_support(claim, passages, list(range(len(passages))), embedder)
     if everywhere.supported:
-        everywhere.reason = "supported; credited by citechat" + (
-            f" ({verdict.reason} by its markers)" if verdict else ""
-        )
+        marked_reason = "its markers' passages hold less of it" if verdict and verdict.supported else None
+        marked_reason = marked_reason or (f"{verdict.reason} by its markers" if verdict else "")
+        everywhere.reason = "supported; credited by citechat" + (f" ({marked_reason})" if marked_reason else "")
         return everywhere
     return verdict or everywhere
+
+
+def _said_better_elsewhere(claim: str, passages: list[Passage], marked: list[int], verdict: Verdict) -> bool:
+    """Tell whether one passage the sentence does not cite holds more of its words than those it cites together.
+
+    Stems shared with the cited passages can ground a sentence that another passage says word for word:
+    Qwen2.5-Coder-1.5B cited [1][2] for a sentence copied from [3], and the reader was sent to passages
+    that do not hold it. Such a sentence is credited to the passage that says it.
+    """
+    terms = set(extract_terms(claim))
+    others = [index for index, passage in enumerate(passages) if index not in marked]
+    if not others or detect_language(claim) != detect_language(passages[marked[0]].text):
+        return False
+    return max(_lexical_support(terms, [passages[index].text]) for index in others) > verdict.score
 
 
 def _check_support(claim: str, passages: list[Passage], cited: list[int], embedder: Embedder | None) -> Verdict:
