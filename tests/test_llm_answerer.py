@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,10 +28,12 @@ from rag.answering.llm import (
 from rag.answering.verification import check_retention, verify_sentence
 from rag.config import Settings
 from rag.conversation import condense_question
+from rag.embeddings import Embedder
 from rag.engine import Engine, build_answerer
 from rag.errors import BackendUnavailableError
 from rag.evaluation import CaseResult, GoldCase, format_modes, summarize_modes
 from rag.models import Answer, AnswerDelta, AnswerDone, AnswerMode, AnswerProgress, Timings, Turn
+from ui.runtime import build_corpus_engine
 
 TOKYO_QUESTION = "Где прошёл первый диалог «Центральная Азия плюс Япония»?"
 TOKYO_EVIDENCE = "в Токио прошел первый диалог"
@@ -140,9 +143,7 @@ def test_reply_that_leaves_out_a_fact_of_the_quote_gives_the_quote(
 ) -> None:
     # Grounded and on the question, but the quoted sentence also dates the mechanism (2004): a shortened
     # rephrasing is never shown, the quote is.
-    server.reply = lambda body: (
-        f"Первый диалог прошел в Токио в декабре 2025 года [{number_of(body, TOKYO_EVIDENCE)}]."
-    )
+    server.reply = lambda body: f"Первый диалог прошел в Токио в декабре 2025 года [{number_of(body, TOKYO_EVIDENCE)}]."
 
     deltas, answer = stream_answer(llm_engine, TOKYO_QUESTION)
 
@@ -749,3 +750,35 @@ def test_a_sentence_is_credited_to_the_passage_that_says_it_not_to_its_loose_mar
     answer = llm_engine.ask("Какую роль стремится играть Токио в региональной динамике?")
 
     assert answer.mode == "llm" and [evidence in citation.text for citation in answer.citations] == [True]
+
+
+def test_a_heading_or_a_bare_number_is_never_an_answer_sentence(
+    tmp_path: Path, embedder: Embedder, server: FakeOpenAIServer
+) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "security.md").write_text(
+        "# Security notes\n\n## 4.3. Good passwords\n\nA good password should be at least twelve characters "
+        "long and mix letters, digits and symbols.\n\n## 4.4. Updates\n\nInstall security updates every week.\n"
+    )
+    corpus = build_corpus_engine(Settings(data_dir=tmp_path / "data"), [docs], embedder)
+    engine = make_engine(corpus, server.url)
+    question = "What should a good password mix?"
+    # Grounded and on the question's words, but only the section heading says it.
+    server.reply = lambda body: f"4.3. [{number_of(body, 'twelve')}] Good passwords [{number_of(body, 'twelve')}]."
+
+    answer = engine.ask(question)
+
+    assert answer.mode == "llm-fallback" and "twelve" in answer.answer
+    assert "only a heading" in answer.fallback_reason
+
+
+def test_a_bare_number_is_never_an_answer_sentence(
+    llm_engine: Engine, article_engine: Engine, server: FakeOpenAIServer
+) -> None:
+    server.reply = lambda body: f"2025 [{number_of(body, TOKYO_EVIDENCE)}]."
+
+    answer = llm_engine.ask(TOKYO_QUESTION)
+
+    assert answer.mode == "llm-fallback" and "no content words" in answer.fallback_reason
+    assert answer.answer == article_engine.ask(TOKYO_QUESTION).answer

@@ -12,7 +12,7 @@ import httpx
 
 from rag.answering.base import REFUSALS, Answerer, AnswerRequest, Draft, DraftDelta, DraftEvent, refuse
 from rag.answering.budget import POLL_S, CircuitBreaker, ReplyReader
-from rag.answering.extractive import ExtractiveAnswerer, ScoredSentence
+from rag.answering.extractive import ExtractiveAnswerer, ScoredSentence, is_quotable
 from rag.answering.verification import (
     Verdict,
     check_relevance,
@@ -245,6 +245,9 @@ class LLMAnswerer(Answerer):
                 verdict = verify_sentence(sentence, passages, self._embedder)
                 if verdict.supported:
                     verdict.supported, verdict.reason = check_relevance(verdict, request.retrieval, quotable)
+                if verdict.supported and not any(map(is_quotable, verdict.support.values())):
+                    # "Good password [1]" from the heading "4.3. Good password": headings are never answers.
+                    verdict.supported, verdict.reason = False, "only a heading, label or question says it"
                 if verdict.supported and repeats_conversation(verdict.claim, conversation):
                     verdict.supported, verdict.reason = False, "repeats the conversation, not the follow-up's answer"
                 if not verdict.supported:

@@ -167,7 +167,8 @@ def verify_sentence(sentence: str, passages: list[Passage], embedder: Embedder |
     """
     claim = strip_markers(sentence)
     marked = [number - 1 for number in find_markers(sentence) if 1 <= number <= len(passages)]
-    if not set(extract_terms(claim)):
+    if not any(_LETTER.search(term) for term in extract_terms(claim)):
+        # "4.3. [1]": a section number, a bare figure or a marker says nothing by itself (nor is it quoted).
         return Verdict(claim, False, "no content words", marked)
     verdict = _check_support(claim, passages, marked, embedder) if marked else None
     if verdict is not None and verdict.supported and not _said_better_elsewhere(claim, passages, marked, verdict):
