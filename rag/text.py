@@ -253,6 +253,10 @@ _QUESTION_WORD = {
 }
 _NUMBER = re.compile(
     r"\d|\b(один|одна|одно|два|две|три|четыре|пять|шесть|семь|восемь|девять|десять|сто|тысяч\w*|миллион\w*|"
+    r"двух|тр[её]х|четыр[её]х|пяти|шести|семи|восьми|девяти|десяти|(?:один|две|три|четыр|пят|шест|сем|восем|девят)"
+    r"надцат\w*|двадцат\w*|тридцат\w*|сорок\w*|(?:пят|шест|сем|восем)ь?(?:и|ью)?десят\w*|девяност\w*|двест\w*|"
+    r"трист\w*|четырест\w*|(?:пят|шест|сем|восем|девят)ь?сот\w*|eleven|twelve|(?:thir|four|fif|six|seven|eigh|nine)"
+    r"teen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|"
     r"миллиард\w*|трлн|млрд|млн|несколько|половин\w*|треть|четверть|one|two|three|four|five|six|seven|eight|nine|ten|"
     r"hundred|thousand|million|billion|dozen|half|several)\b",
     re.IGNORECASE,

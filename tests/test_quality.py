@@ -184,6 +184,23 @@ def test_the_asked_value_is_new_and_not_part_of_a_name() -> None:
     assert has_answer_type("Journald keeps logs for 30 days.", "number", "How long are logs kept?")
 
 
+@pytest.mark.parametrize(
+    ("sentence", "question"),
+    [
+        ("A good password is at least twelve characters long.", "How long should a good password be?"),
+        ("Проект рассчитан на пятнадцать лет.", "Сколько лет рассчитан проект?"),
+        ("Япония выделит средства в течение пяти лет.", "Сколько лет?"),
+        ("Завод обслуживают семьсот рабочих.", "Сколько рабочих обслуживают завод?"),
+    ],
+)
+def test_numbers_written_as_words_are_numbers(sentence: str, question: str) -> None:
+    assert has_answer_type(sentence, "number", question)
+
+
+def test_words_that_only_contain_a_number_word_are_not_numbers() -> None:
+    assert not has_answer_type("Высота башни указана на табличке, как и canteen.", "number", "Сколько?")
+
+
 def test_durations_people_and_defaults_are_asked_values() -> None:
     assert expected_answer_type("Сколько длится заморозка функций?") == "duration"
     assert expected_answer_type("How long does journald keep logs?") == "duration"
