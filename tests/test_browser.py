@@ -33,6 +33,8 @@ CHROMIUM_ARGS = [
 START_TIMEOUT_S = 180
 TOKEN = "browser-token-41c9"
 ANSWER_TIMEOUT_MS = 60_000
+# Playwright's default of 5 s per expectation was too short for Gradio's updates on two busy cores.
+expect.set_options(timeout=15_000)
 
 
 @dataclass
@@ -172,7 +174,7 @@ def test_chat_cites_follows_up_and_refuses(page: Page, server: RunningServer) ->
     # Gradio labels the thumbs in the browser's language.
     page.locator("#cc-chat").get_by_role("button", name=re.compile(r"^(Like|Нравится)$")).first.click()
     feedback = server.data_dir / "feedback.jsonl"
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + ANSWER_TIMEOUT_MS / 1000
     while not feedback.exists() and time.monotonic() < deadline:
         time.sleep(0.2)
     record = json.loads(feedback.read_text(encoding="utf-8").splitlines()[-1])
