@@ -19,6 +19,7 @@ from rag.answering.verification import (
     check_retention,
     has_letters,
     repeats_conversation,
+    same_sentence,
     split_answer,
     strip_markers,
     verify_sentence,
@@ -28,7 +29,7 @@ from rag.config import Settings
 from rag.conversation import accept_rewrite
 from rag.embeddings import Embedder
 from rag.errors import BackendUnavailableError, ConfigurationError
-from rag.models import Passage, Sentence, Turn
+from rag.models import Passage, Turn
 from rag.text import detect_language, is_addressed_to_assistant, normalize
 
 logger = logging.getLogger(__name__)
@@ -116,8 +117,8 @@ class _Rendered:
     highlights: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     scores: list[float] = field(default_factory=list)
 
-    def add(self, verdict: Verdict) -> str:
-        """Record an accepted sentence and return its text as shown."""
+    def add(self, verdict: Verdict) -> None:
+        """Record an accepted sentence (its line, highlights and support score)."""
         for index in verdict.cited:
             self.markers.setdefault(index, len(self.markers) + 1)
         for index, sentence in verdict.support.items():
@@ -126,10 +127,8 @@ class _Rendered:
             spans = self.highlights.setdefault(passage.chunk_id, [])
             if span not in spans:
                 spans.append(span)
-        line = verdict.claim + " " + "".join(f"[{self.markers[index]}]" for index in verdict.cited)
-        self.lines.append(line)
+        self.lines.append(verdict.claim + " " + "".join(f"[{self.markers[index]}]" for index in verdict.cited))
         self.scores.append(round(min(1.0, verdict.score), 3))
-        return line
 
     def draft(self) -> Draft:
         """Return the draft of the accepted sentences."""
@@ -264,7 +263,7 @@ class LLMAnswerer(Answerer):
                 evidence = drawn + [
                     support.text
                     for support in verdict.support.values()
-                    if support.text not in drawn and any(_same(support, quoted) for quoted in quotable)
+                    if support.text not in drawn and any(same_sentence(support, quoted) for quoted in quotable)
                 ]
                 check = check_retention(
                     " ".join([*rendered.lines, verdict.claim]), evidence, request.standalone_question
@@ -484,10 +483,6 @@ def is_refusal(sentence: str) -> bool:
     if any(text == normalize(refusal).rstrip(".! ") for refusal in REFUSALS.values()):
         return True
     return bool(_REFUSAL.search(text))
-
-
-def _same(sentence: Sentence, other: Sentence) -> bool:
-    return sentence.start == other.start and sentence.text == other.text
 
 
 def _stream_draft(draft: Draft) -> Iterator[DraftEvent]:

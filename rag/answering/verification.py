@@ -45,10 +45,9 @@ MIN_RELEVANCE_COVERAGE = 0.5
 RELEVANCE_MARGIN = 0.02
 # A model's answer that draws on a sentence citechat itself would quote must keep what that sentence says:
 # this share of its content-word stems that the question does not already hold (exact stem 1, long shared
-# prefix 0.5), and every number. With
-# Qwen2.5-Coder-0.5B on the dev gold set the answers that lost a fact kept 0.84 of them (a list cut short
-# before "… включая поставки урана") or 0.3 (the topic repeated, the reason left out); sentences the
-# model copied or shortened by a clause kept 0.9-1.0.
+# prefix 0.5), and every number. With Qwen2.5-Coder-0.5B on the dev gold set the answers that lost a fact
+# kept 0.84 of them (a list cut short before "… включая поставки урана") or 0.3 (the topic repeated, the
+# reason left out); sentences the model copied or shortened by a clause kept 0.9-1.0.
 MIN_RETENTION = 0.9
 # See `repeats_conversation`.
 REPEATED_SHARE = 0.8
@@ -175,9 +174,10 @@ def verify_sentence(sentence: str, passages: list[Passage], embedder: Embedder |
         return verdict
     everywhere = _check_support(claim, passages, list(range(len(passages))), embedder)
     if everywhere.supported:
-        marked_reason = "its markers' passages hold less of it" if verdict and verdict.supported else None
-        marked_reason = marked_reason or (f"{verdict.reason} by its markers" if verdict else "")
-        everywhere.reason = "supported; credited by citechat" + (f" ({marked_reason})" if marked_reason else "")
+        everywhere.reason = "supported; credited by citechat"
+        if verdict is not None:
+            said = "its markers' passages hold less of it" if verdict.supported else f"{verdict.reason} by its markers"
+            everywhere.reason += f" ({said})"
         return everywhere
     return verdict or everywhere
 
@@ -190,7 +190,7 @@ def _said_better_elsewhere(claim: str, passages: list[Passage], marked: list[int
     that do not hold it. Such a sentence is credited to the passage that says it.
     """
     terms = set(extract_terms(claim))
-    others = [index for index, passage in enumerate(passages) if index not in marked]
+    others = [index for index in range(len(passages)) if index not in marked]
     if not others or detect_language(claim) != detect_language(passages[marked[0]].text):
         return False
     return max(_lexical_support(terms, [passages[index].text]) for index in others) > verdict.score
@@ -268,7 +268,7 @@ def check_relevance(verdict: Verdict, retrieval: Retrieval, quotable: list[Sente
     support_coverage = coverage(" ".join(sentence.text for sentence in support))
     if support_coverage >= MIN_RELEVANCE_COVERAGE:
         return True, f"its evidence holds {support_coverage:.2f} of the question's words"
-    if any(sentence.start == other.start and sentence.text == other.text for sentence in support for other in quotable):
+    if any(same_sentence(sentence, other) for sentence in support for other in quotable):
         return True, "its evidence is what citechat would quote"
     best = _closest_to(retrieval.query_embedding, quotable, default=1.0)
     closest = _closest_to(retrieval.query_embedding, support, default=0.0)
@@ -288,10 +288,7 @@ def repeats_conversation(claim: str, turns: list[str]) -> bool:
     corridor again (0.91 of its stems in the conversation). Answers to the follow-up held 0.2-0.5.
     """
     terms = set(extract_terms(strip_markers(claim)))
-    if not terms or not turns:
-        return False
-    present = {term for turn in turns for term in extract_terms(turn)}
-    return sum(match_strength(term, present) for term in terms) / len(terms) >= REPEATED_SHARE
+    return bool(terms and turns) and _lexical_support(terms, turns) >= REPEATED_SHARE
 
 
 @dataclass(frozen=True)
@@ -322,6 +319,11 @@ def check_retention(answer: str, evidence: list[str], question: str) -> Retentio
     share = sum(strengths.values()) / len(wanted) if wanted else 1.0
     words_lost = [term for term, strength in strengths.items() if strength == 0]
     return Retention(not lost and share >= MIN_RETENTION, share, lost + words_lost)
+
+
+def same_sentence(sentence: Sentence, other: Sentence) -> bool:
+    """Tell whether two sentence objects are the same sentence of the same text (not just equal words)."""
+    return sentence.start == other.start and sentence.text == other.text
 
 
 def _closest_to(vector: np.ndarray, sentences: list[Sentence], default: float) -> float:
