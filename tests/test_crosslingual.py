@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 from rag.abstention import AnswerContext, measure_signals, term_strength
+from rag.answering.extractive import ExtractiveAnswerer, ScoredSentence
 from rag.config import Settings
 from rag.embeddings import Embedder
 from rag.engine import Engine, open_store
-from rag.models import Retrieval
+from rag.models import Passage, Retrieval, Sentence
 from rag.text import asked_focus, extract_terms, split_into_sentences, split_into_words, stem_word, vocabulary
 from ui.runtime import build_corpus_engine
 
@@ -162,3 +163,23 @@ def test_a_store_without_a_vocabulary_says_to_reindex(
     with caplog.at_level("WARNING", logger="citechat"):
         build_engine(settings, embedder)
     assert "citechat reindex" in caplog.text
+
+
+def test_a_second_part_of_an_answer_across_languages_joins_through_translated_words() -> None:
+    """ "Can address book data be edited?" over Russian text: the best sentence names the address book, the
+    next one says editing is impossible. Its words only match the question through their counterparts."""
+    first = "Данные адресной книги доступны только для чтения."
+    second = "Редактировать адресные данные невозможно."
+    passage = Passage("c1", f"{first} {second}", "s", "t", 0, len(first) + 1 + len(second))
+    passage.sentences = [Sentence(first, 0, len(first)), Sentence(second, len(first) + 1, passage.end)]
+    question = "Can address book data be edited?"
+    scored = [
+        ScoredSentence(passage.sentences[0], passage, 0, 1.0, set(extract_terms(first))),
+        ScoredSentence(passage.sentences[1], passage, 1, 0.97, set(extract_terms(second))),
+    ]
+    retrieval = Retrieval(question, np.zeros(3), extract_terms(question), [passage])
+    answerer = ExtractiveAnswerer()
+    assert len(answerer._choose(scored, question, retrieval)) == 1  # no counterparts: nothing new
+    retrieval.translations = {stem_word("edited"): (stem_word("редактировать"),)}
+    chosen = answerer._choose(scored, question, retrieval)
+    assert [item.sentence.text for item in chosen] == [first, second]

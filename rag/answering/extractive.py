@@ -14,13 +14,12 @@ from rag.abstention import (
     AnswerContext,
     EvidenceSignals,
     contextual_similarity,
-    match_strength,
     measure_signals,
     term_strength,
     weighted_coverage,
 )
 from rag.answering.base import Answerer, AnswerRequest, Draft, DraftDelta, DraftEvent, refuse
-from rag.models import Passage, Sentence
+from rag.models import Passage, Retrieval, Sentence
 from rag.text import (
     ANAPHORS,
     asked_qualifiers,
@@ -250,7 +249,7 @@ class ExtractiveAnswerer(Answerer):
         scored = self._score_sentences(request, question)
         if not scored:
             return None
-        chosen = self._choose(scored, question)
+        chosen = self._choose(scored, question, request.retrieval)
         context = AnswerContext.around([(item.passage, item.index) for item in chosen])
         lead = AnswerContext.of_passage(chosen[0].passage)
         signals = measure_signals(request.retrieval, scored[0].terms, question, context, lead)
@@ -317,14 +316,23 @@ class ExtractiveAnswerer(Answerer):
         scored.sort(key=lambda item: (-item.score, item.passage.start, item.sentence.start))
         return scored
 
-    def _choose(self, scored: list[ScoredSentence], question: str) -> list[ScoredSentence]:
-        """Take the best sentence, then others only where they add question words or the asked value."""
+    def _choose(self, scored: list[ScoredSentence], question: str, retrieval: Retrieval) -> list[ScoredSentence]:
+        """Take the best sentence, then others only where they add question words or the asked value.
+
+        A question word counts as present in a sentence of another language through its counterparts
+        there, so an answer across languages can take a second part too.
+        """
         wanted = expected_answer_type(question)
         question_terms = set(extract_terms(question))
+
+        def matched(terms: set[str], present: set[str]) -> set[str]:
+            strength = term_strength(present, retrieval.translations)
+            return {term for term in terms if strength(term)}
+
         best = scored[0]
         chosen = [best]
         length = len(best.sentence.text)
-        covered = {term for term in question_terms if match_strength(term, best.terms)}
+        covered = matched(question_terms, best.terms)
         typed = wanted is None or self._has_value(best.passage, best.index, wanted, question)
         asks_why = asks_for_reasons(question)
         for candidate in scored[1 : self._max_sentences * 4]:
@@ -334,7 +342,7 @@ class ExtractiveAnswerer(Answerer):
                 continue
             if any(candidate.sentence.text == item.sentence.text for item in chosen):
                 continue
-            adds = {term for term in question_terms - covered if match_strength(term, candidate.terms)}
+            adds = matched(question_terms - covered, candidate.terms)
             adds_type = (
                 not typed
                 and wanted is not None
