@@ -44,7 +44,7 @@ _STOPWORDS_EN = frozenset(
     done have has had having it its this that these those there here what which who whom whose when where
     why how i you he she we they me him her us them my your his our their not no yes so than then too very
     can could will would shall should may might must about into over under again further once all any both
-    each few more most other some such only own same just also up down out off s t""".split()
+    each few more most other some such only own same just also up down out off much many s t""".split()
 )
 
 ANAPHORS = frozenset(
@@ -269,6 +269,13 @@ _DATE = re.compile(
 )
 
 
+# A year written as a date ("в 2025 году", "in December 2025", "since 2004") is when, not how much.
+_YEAR_AS_DATE = re.compile(
+    r"(?:\b(?:in|since|until|by|from|of|в|с|до|к|от|по)\s+|\b(?:январ|феврал|март|апрел|ма[йя]|июн|июл|август|"
+    r"сентябр|октябр|ноябр|декабр|january|february|march|april|may|june|july|august|september|october|"
+    r"november|december)\w*\s+)(?:1[5-9]|20)\d\d\b|\b(?:1[5-9]|20)\d\d\s*(?:г\.|гг\b|год\w*)",
+    re.IGNORECASE,
+)
 _TIME_UNIT = re.compile(
     r"\b(секунд|минут|час|сут(?:ок|ки)|дн[яе]й|день|дня|недел|месяц|полугоди|квартал|год|лет|"
     r"seconds?|minutes?|hours?|days?|weeks?|months?|quarters?|years?)\w*",
@@ -302,7 +309,7 @@ def has_answer_type(text: str, kind: str, question: str = "", common: Callable[[
     """Tell whether `text` holds a value of the asked kind that the question does not name.
 
     Kinds are those of `expected_answer_type` but "command". "Когда вышла версия 0.8.13?" is not answered
-    by a sentence whose only number is 0.8.13; "Кто сопровождает gedit?" needs a name (a capitalized word
+    by a sentence whose only number is 0.8.13, nor "How much …?" by a year ("в декабре 2025 года"); "Кто сопровождает gedit?" needs a name (a capitalized word
     inside a sentence, or an e-mail address) besides gedit that `common` does not call the corpus's topic;
     a duration needs a time unit.
     """
@@ -315,6 +322,8 @@ def has_answer_type(text: str, kind: str, question: str = "", common: Callable[[
     if kind == "duration":
         return any(normalize(match.group(0)) not in asked for match in _TIME_UNIT.finditer(text))
     pattern = _NUMBER if kind == "number" else _DATE
+    if kind == "number":
+        text = _YEAR_AS_DATE.sub(" ", text)
     asked_numbers = set(re.findall(r"\d+", question))
     for token in (word.strip(".,;:!?()[]«»\"'") for word in text.split()):
         if _IDENTIFIER.search(token):

@@ -184,6 +184,15 @@ def test_the_asked_value_is_new_and_not_part_of_a_name() -> None:
     assert has_answer_type("Journald keeps logs for 30 days.", "number", "How long are logs kept?")
 
 
+def test_a_year_is_no_amount() -> None:
+    question = "How much did Japan pledge?"
+    assert not has_answer_type("В декабре 2025 года прошел диалог, созданный в 2004 году.", "number", question)
+    assert not has_answer_type("The mechanism has existed since 2004.", "number", question)
+    assert has_answer_type("In 2025 Japan pledged 19 billion dollars.", "number", question)
+    assert has_answer_type("Debian has about 2000 developers.", "number", "How many developers?")
+    assert has_answer_type("В декабре 2025 года прошел диалог.", "date", "Когда прошел диалог?")
+
+
 @pytest.mark.parametrize(
     ("sentence", "question"),
     [
