@@ -25,6 +25,7 @@ from rag.text import (
     ANAPHORS,
     asked_qualifiers,
     asks_for_reasons,
+    counts_shared_words,
     detect_language,
     expected_answer_type,
     extract_terms,
@@ -161,7 +162,7 @@ def _follow_up_adjustments(request: AnswerRequest, candidates: Sequence[_Candida
     said_turns = [turn.content for turn in request.history if turn.role == "assistant" and turn.content.strip()]
     if not said_turns or request.standalone_question.strip() == strip_instructions(request.question).strip():
         return {}
-    said = set(extract_terms(said_turns[-1]))
+    said = set(extract_terms(said_turns[-1], request.retrieval.language))
     echoed = {
         (item.passage.chunk_id, item.index)
         for item in candidates
@@ -250,20 +251,20 @@ class ExtractiveAnswerer(Answerer):
         scored = self._score_sentences(request, question)
         if not scored:
             return None
-        chosen = self._choose(scored, question)
+        chosen = self._choose(scored, question, request.retrieval.language)
         context = AnswerContext.around([(item.passage, item.index) for item in chosen])
         lead = AnswerContext.of_passage(chosen[0].passage)
         signals = measure_signals(request.retrieval, scored[0].terms, question, context, lead)
         # Word-overlap signals only mean something when the question and the evidence share a language, and
-        # one whose words citechat stems and whose stop words it knows.
+        # one whose words citechat stems, whose stop words it knows and that does not compound them.
         language = word_language(request.standalone_question)
-        same_language = language is not None and language == word_language(scored[0].passage.text)
+        same_language = counts_shared_words(language) and language == word_language(scored[0].passage.text)
         return Inspection(chosen, signals, same_language)
 
     def _score_sentences(self, request: AnswerRequest, question: str) -> list[ScoredSentence]:
         retrieval = request.retrieval
         top_passage = max((passage.score for passage in retrieval.passages), default=0.0) or 1.0
-        own_terms = set(extract_terms(question))
+        own_terms = set(extract_terms(question, retrieval.language))
         # In a condensed follow-up the earlier topic's words count less than the question's own.
         weights = {
             term: weight * (1.0 if term in own_terms or not own_terms else TOPIC_WEIGHT)
@@ -279,7 +280,7 @@ class ExtractiveAnswerer(Answerer):
             for index, sentence in enumerate(passage.sentences):
                 if sentence.embedding is None or not is_quotable(sentence):
                     continue
-                terms = set(extract_terms(sentence.text))
+                terms = set(extract_terms(sentence.text, retrieval.language))
                 coverage = 0.0
                 language = detect_language(sentence.text)
                 # A foreign-language line inside a document (a source title, a quote) shares words
@@ -317,10 +318,10 @@ class ExtractiveAnswerer(Answerer):
         scored.sort(key=lambda item: (-item.score, item.passage.start, item.sentence.start))
         return scored
 
-    def _choose(self, scored: list[ScoredSentence], question: str) -> list[ScoredSentence]:
+    def _choose(self, scored: list[ScoredSentence], question: str, language: str) -> list[ScoredSentence]:
         """Take the best sentence, then others only where they add question words or the asked value."""
         wanted = expected_answer_type(question)
-        question_terms = set(extract_terms(question))
+        question_terms = set(extract_terms(question, language))
         best = scored[0]
         chosen = [best]
         length = len(best.sentence.text)
