@@ -32,7 +32,7 @@ WORDS = {
         opening="wie was wer wann wo warum welche welcher welches welchen wieso weshalb woher wohin",
         questions={
             "duration": r"wie lange",
-            "number": r"wie ?viele?|welche (?:version|größe|anzahl)",
+            "number": r"wie ?viele?|welche[rsnm]? (?:version|größe|anzahl)",
             "command": r"welche[rns]? (?:befehl|kommando)\w*|mit welchem (?:befehl|kommando)",
             # No "wer": German nouns are capitalized, so a name cannot be told from them (rag.text.find_names).
             "date": r"wann|seit wann|in welchem (?:jahr|monat)",

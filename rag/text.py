@@ -73,6 +73,10 @@ _OTHER_FUNCTION_WORDS = frozenset(
     não em como qual onde het een van en is niet met voor op wat hoe waarom welke""".split()
 ) - {"is", "en", "a", "in", "die"}
 
+# Function words of English and of another of these languages ("In welchem Jahr …", "Was macht …", "Wat is
+# …") count for neither side.
+_SHARED_FUNCTION_WORDS = frozenset({"a", "in", "is", "was"})
+
 # Snowball languages written in Latin script with spaces, beside English, whose words citechat stems with
 # their own stemmer and filters with the standard stop-word list of the stop-words package. A text whose
 # function words fit two of them equally ("Que signifie …" is French, Spanish or Portuguese by them) goes to
@@ -179,8 +183,8 @@ def _decide_language(text: str) -> tuple[str | None, bool]:
     if _CJK_RUN.search(text) and len("".join(_CJK_RUN.findall(text))) > len(_LATIN.findall(text)):
         return None, True
     words = split_into_words(text)
-    english = sum(1 for word in words if word in _STOPWORDS_EN)
-    other = sum(1 for word in words if word in _OTHER_FUNCTION_WORDS)
+    english = sum(1 for word in words if word in _STOPWORDS_EN and word not in _SHARED_FUNCTION_WORDS)
+    other = sum(1 for word in words if word in _OTHER_FUNCTION_WORDS and word not in _SHARED_FUNCTION_WORDS)
     if english == other == 0:
         language = _latin_language(words, strict=True)
         return language or "en", language is not None

@@ -74,3 +74,31 @@ def test_hyphenated_words_of_other_languages_are_no_specific_tokens() -> None:
     assert find_specific_tokens("Depuis quelle version Firefox la prend-il en charge ?") == []
     assert find_specific_tokens("Quel port utilise munin-node ?") == []
     assert find_specific_tokens("Quel port utilise munin-node 2.0 ?") == ["2.0"]
+
+
+def test_each_line_of_a_partly_translated_chunk_is_stemmed_in_its_own_language() -> None:
+    german, english = (
+        "Die Partitionen werden von dem Installer angelegt, und sie sind nicht verschlüsselt.",
+        "The partitions are created by the installer.",
+    )
+    # The last line is too short to tell: it is read in the chunk's language, German.
+    terms = extract_terms(german + "\n" + english + "\nPartitionen")
+    assert terms == [*extract_terms(german), *extract_terms(english), stem_word("partitionen", "de")]
+    assert stem_word("partitionen", "de") in extract_terms(german) and "partit" in extract_terms(english)
+
+
+def test_question_words_of_other_languages_ask_for_values() -> None:
+    from rag.text import asked_qualifiers, expected_answer_type, has_answer_type, missing_qualifiers
+
+    assert word_language("In welchem Jahr wurde der Status eingeführt?") == "de"  # "in" is German too
+    assert expected_answer_type("In welchem Jahr wurde der Status eingeführt?") == "date"
+    assert expected_answer_type("Seit welcher Version unterstützt Firefox SNI?") == "number"
+    assert expected_answer_type("Combien de mois dure la procédure ?") == "number"
+    assert expected_answer_type("Quelle commande active un module ?") == "command"
+    # "Wer …" asks for a name, which German capitals cannot show: no asked kind.
+    assert expected_answer_type("Wer entwickelt Nagios?") is None
+    assert has_answer_type("La procédure dure plusieurs mois.", "number", "Combien de mois dure la procédure ?")
+    assert not has_answer_type("Un statut a été introduit.", "date", "En quelle année le statut est-il introduit ?")
+    assert asked_qualifiers("Quel est le port par défaut ?") == ["default"]
+    assert missing_qualifiers("Quel est le port par défaut ?", "Le port est 80.") == ["default"]
+    assert missing_qualifiers("Quel est le port par défaut ?", "Par défaut, le port est 80.") == []
