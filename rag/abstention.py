@@ -181,6 +181,7 @@ def measure_signals(
     )
     terms = retrieval.query_terms
     weights = retrieval.term_weights
+    language = retrieval.language
 
     topic_idf = TOPIC_WIDE_IDF if retrieval.topic_idf is None else retrieval.topic_idf
 
@@ -195,13 +196,15 @@ def measure_signals(
         passage_coverage=weighted_coverage(terms, weights, lambda term: match_strength(term, passage_terms)),
         has_terms=bool(terms),
         unknown_names=[
-            name for name in find_names(retrieval.query) if retrieval.term_presence.get(stem_word(name), 1.0) == 0.0
+            name
+            for name in find_names(retrieval.query)
+            if retrieval.term_presence.get(stem_word(name, language), 1.0) == 0.0
         ],
     )
     if question is None or context is None:
         return signals
-    context_terms = set(extract_terms(context.text))
-    own_terms = extract_terms(question)
+    context_terms = set(extract_terms(context.text, language))
+    own_terms = extract_terms(question, language)
     # A follow-up's own words ("Как его зовут?") name no topic; its coverage says nothing.
     if len(set(own_terms)) >= MIN_FOCUS_TERMS:
         signals.answer_coverage = weighted_coverage(
@@ -210,18 +213,24 @@ def measure_signals(
     # Names are compared only within one script ("Japan" is not looked for in Russian); specific tokens
     # (options, versions, program names) are written the same in every language.
     lead = lead or context
-    lead_terms = set(extract_terms(lead.text))
+    lead_terms = set(extract_terms(lead.text, language))
+    # A name inside a hyphenated compound is mentioned ("UDP" in "UDP-Port", "OpenVPN" in "OpenVPN-Server").
+    lead_terms |= {stem_word(part, language) for term in lead_terms if "-" in term for part in term.split("-") if part}
     signals.missing_names = [
         name
         for name in find_names(question)
         if detect_language(name) == lead.script
-        and not is_stopword(name)
-        and not any(match_strength(stem, lead_terms) for stem in extract_terms(name))
-        and not _topic_wide(name, weight, topic_idf)
+        and not is_stopword(name, language)
+        and not any(match_strength(stem, lead_terms) for stem in extract_terms(name, language))
+        and not _topic_wide(name, weight, topic_idf, language)
     ]
     lowered = normalize(lead.text)
     named = find_specific_tokens(question)
-    missing = [token for token in named if not _mentions(lowered, token) and not _topic_wide(token, weight, topic_idf)]
+    missing = [
+        token
+        for token in named
+        if not _mentions(lowered, token) and not _topic_wide(token, weight, topic_idf, language)
+    ]
     # A question naming several options gives context with some ("… при safe-upgrade и full-upgrade"): one
     # of them written in lower case (an option, a file, a command, not a product's name) may sit in the
     # next passage. A swapped product ("Microsoft Access") is capitalized and still refuses.
@@ -241,7 +250,7 @@ def measure_signals(
     ):
         signals.missing_type = wanted or "number"
     if wanted == "person":
-        topic = partial(_topic_wide, weight=weight, below=topic_idf)
+        topic = partial(_topic_wide, weight=weight, below=topic_idf, language=language)
         if not has_answer_type(context.quoted_prose, wanted, question, topic):
             signals.missing_type = wanted
     elif wanted in ("number", "date", "duration") and not has_answer_type(
@@ -256,9 +265,9 @@ def _mentions(lowered: str, token: str) -> bool:
     return any(form in lowered for form in {token, token.replace("-", " "), token.replace("-", "")})
 
 
-def _topic_wide(word: str, weight: Callable[[str], float], below: float) -> bool:
+def _topic_wide(word: str, weight: Callable[[str], float], below: float, language: str) -> bool:
     """Tell whether a word is so common in the corpus (idf `below`) that it is its topic, not the asked thing."""
-    stems = extract_terms(word) or [stem_word(word)]
+    stems = extract_terms(word, language) or [stem_word(word, language)]
     return all(weight(stem) < below for stem in stems)
 
 
@@ -286,8 +295,13 @@ class AbstentionPolicy:
         """Refuse when the evidence is distant, misses what the question names or asks for, or its words."""
         return self.judge(signals, same_language).abstain
 
-    def judge(self, signals: EvidenceSignals, same_language: bool) -> Verdict:
-        """Return the refusal decision with a confidence that rises with the evidence's closeness."""
+    def judge(self, signals: EvidenceSignals, same_language: bool, same_names: bool | None = None) -> Verdict:
+        """Return the refusal decision with a confidence that rises with the evidence's closeness.
+
+        `same_language`: the word-count rules apply; `same_names` (default: the same): the name rules do,
+        which they also do in languages that compound words (German, Dutch), where word counts do not.
+        """
+        same_names = same_language if same_names is None else same_names
         closeness = (signals.best_dense - self.min_dense) / max(1e-6, self.strong_dense - self.min_dense)
         confidence = min(1.0, max(0.0, 0.5 + 0.5 * closeness))
         reasons = []
@@ -295,11 +309,12 @@ class AbstentionPolicy:
             reasons.append("distant")
         if signals.missing_type or signals.missing_tokens:
             reasons.append("missing value")
-        if same_language and signals.has_terms:
+        if same_names and signals.has_terms:
             if signals.unknown_names and signals.best_dense < self.unknown_name_dense:
                 reasons.append("unknown name")
             if signals.missing_names:
                 reasons.append("other entity")
+        if same_language and signals.has_terms:
             if signals.answer_coverage < self.min_answer_coverage:
                 reasons.append("question words missing from the answer")
             if signals.best_dense < self.strong_dense and (

@@ -127,6 +127,9 @@ class Retrieval:
     topic_idf: float | None = None
     # A query stem's counterparts in the documents' other language ("packag" -> ("пакет",)).
     translations: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # The language the query's words were analyzed in (rag.text.word_language, "en" when it has none):
+    # evidence compared with them is analyzed in it too, so the same word gives the same stem.
+    language: str = "en"
 
 
 @dataclass

@@ -201,7 +201,8 @@ class HybridRetriever(BaseRetriever):
         query_embedding = (
             self._embedder.embed_query(query) if embedding is None else np.asarray(embedding, dtype=np.float32)
         )
-        terms = extract_terms(query)
+        language = word_language(query) or "en"
+        terms = extract_terms(query, language)
         translations = self.translate(query)
         idf = {term: lexical.idf(term) for term in terms}
         presence = {term: lexical.presence(term) for term in terms}
@@ -260,6 +261,7 @@ class HybridRetriever(BaseRetriever):
             query=query,
             query_embedding=query_embedding,
             query_terms=terms,
+            language=language,
             passages=passages,
             term_weights=idf,
             term_presence=presence,
@@ -276,8 +278,8 @@ class HybridRetriever(BaseRetriever):
         """
         language = word_language(query)
         other = other_language(query)
-        # Only Russian and English words are stemmed and stored in the vocabulary.
-        if language is None or not self._has_language(other):
+        # Only Russian and English words are stored in the vocabulary.
+        if language not in ("ru", "en") or not self._has_language(other):
             return {}
         words: dict[str, str] = {}
         for word in split_into_words(query):

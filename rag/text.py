@@ -9,6 +9,8 @@ from functools import lru_cache
 import Stemmer
 from razdel import sentenize
 
+from rag.languages import default_patterns, interrogatives, question_patterns, value_pattern
+
 _WORD = re.compile(r"[^\W_]+(?:[-'][^\W_]+)*", re.UNICODE)
 _CYRILLIC = re.compile(r"[а-яё]", re.IGNORECASE)
 # Chinese and Japanese write words without spaces: a run of these characters is read as its overlapping
@@ -71,22 +73,125 @@ _OTHER_FUNCTION_WORDS = frozenset(
     não em como qual onde het een van en is niet met voor op wat hoe waarom welke""".split()
 ) - {"is", "en", "a", "in", "die"}
 
+# Function words of English and of another of these languages ("In welchem Jahr …", "Was macht …", "Wat is
+# …") count for neither side.
+_SHARED_FUNCTION_WORDS = frozenset({"a", "in", "is", "was"})
 
-def word_language(text: str) -> str | None:
-    """Return "ru" or "en" for text in a language citechat analyzes word by word, else None.
+# Snowball languages written in Latin script with spaces, beside English, whose words citechat stems with
+# their own stemmer and filters with the standard stop-word list of the stop-words package. A text whose
+# function words fit two of them equally ("Que signifie …" is French, Spanish or Portuguese by them) goes to
+# the earlier one: the order is the languages' share of the web's pages.
+SNOWBALL_LANGUAGES = {
+    "es": "spanish",
+    "de": "german",
+    "fr": "french",
+    "pt": "portuguese",
+    "it": "italian",
+    "nl": "dutch",
+}
+# German capitalizes every noun: there a capital letter does not mark a name.
+NOUN_CAPITALIZING = frozenset({"de"})
+# German and Dutch write compounds as one word ("Standarddateisystem" holds "Dateisystem", and Snowball does
+# not split it): a question's words need not be the evidence's words, whatever the stems.
+COMPOUNDING = frozenset({"de", "nl"})
 
-    Chinese and Japanese, and Latin-script text with more German, French, Spanish, Italian, Portuguese or
-    Dutch function words than English ones, are neither: their words are not stemmed, stop words are not
-    known, and capitals mark nouns (German), so rules that count words do not apply to them.
+
+def counts_shared_words(language: str | None) -> bool:
+    """Tell whether refusal rules that count the words a question shares with its evidence apply to a language."""
+    return language is not None and language not in COMPOUNDING
+
+
+@lru_cache(maxsize=len(SNOWBALL_LANGUAGES))
+def stopwords(language: str) -> frozenset[str]:
+    """Return the normalized standard stop words of a language of SNOWBALL_LANGUAGES (empty for others)."""
+    if language not in SNOWBALL_LANGUAGES:
+        return frozenset()
+    from stop_words import get_stop_words
+
+    return frozenset(normalize(word) for word in get_stop_words(language))
+
+
+@lru_cache(maxsize=1)
+def _distinctive_stopwords() -> dict[str, frozenset[str]]:
+    """Return each language's stop words that no other language of SNOWBALL_LANGUAGES lists ("und", "dans")."""
+    lists = {language: stopwords(language) for language in SNOWBALL_LANGUAGES}
+    return {
+        language: words - frozenset().union(*(other for name, other in lists.items() if name != language))
+        for language, words in lists.items()
+    }
+
+
+def _opens_question(word: str, language: str) -> bool:
+    """Tell whether a word opens a question in `language`: a question word, or a verb with its subject
+    pronoun hyphenated after it ("est-il", "peut-on")."""
+    head, *pronouns = word.split("-")
+    inverted = (
+        bool(head)
+        and all(part in stopwords(language) for part in pronouns)
+        and any(part not in _STOPWORDS_EN for part in pronouns)  # "plug-in" is English
+    )
+    return word in interrogatives(language) or inverted
+
+
+def _latin_language(words: list[str], strict: bool = False) -> str | None:
+    """Return the language of SNOWBALL_LANGUAGES whose function words the words use most, None if none.
+
+    Stop words only one language lists, and a question word opening the text ("Combien …", "Mit welchem …"),
+    decide first; the full stop lists break their ties, the order of SNOWBALL_LANGUAGES theirs. Elided
+    articles and hyphenated pronouns count as words ("l'option" holds "l'", "est-il" "est" and "il").
+    `strict`: only the first kind of evidence counts, and one stop word is not enough.
     """
-    if detect_language(text) == "ru":
-        return "ru"
-    if _CJK_RUN.search(text) and len("".join(_CJK_RUN.findall(text))) > len(_LATIN.findall(text)):
+    # A question word may follow a preposition ("In welchem Jahr …", "Avec quelle commande …", "En qué …").
+    openings = words[:2]
+    words = words + [word[: word.index("'") + 1] for word in words if "'" in word]
+    words = words + [part for word in words if "-" in word for part in word.split("-")]
+    full = {language: stopwords(language) for language in SNOWBALL_LANGUAGES}
+    distinctive = _distinctive_stopwords()
+    asks = {language: any(_opens_question(word, language) for word in openings) for language in SNOWBALL_LANGUAGES}
+    counts = {
+        language: sum(word in distinctive[language] for word in words) + asks[language]
+        for language in SNOWBALL_LANGUAGES
+    }
+    top = max(counts.values())
+    best = [language for language in SNOWBALL_LANGUAGES if counts[language] == top]
+    # One stop word is no evidence in a text with none of either kind ("Man pages" is English).
+    if strict and not any(asks[language] for language in best) and top < 2:
         return None
+    if len(best) > 1:
+        counts = {language: sum(word in full[language] for word in words) for language in best}
+        best = [language for language in best if counts[language] == max(counts.values())]
+    return best[0] if top or max(counts.values()) else None
+
+
+@lru_cache(maxsize=1024)
+def word_language(text: str) -> str | None:
+    """Return the language whose words `text` is analyzed in: "ru", "en", a key of SNOWBALL_LANGUAGES, or None.
+
+    Latin-script text is English unless it has more German, French, Spanish, Italian, Portuguese or Dutch
+    function words than English ones (or, having neither, opens with another language's question word or
+    uses a stop word only that language has); then it is the language whose function words it uses most.
+    Chinese and Japanese text, and text whose other language is undecided, get None: their words are not
+    stemmed in their own language and rules that count words do not apply to them.
+    """
+    language, _ = _decide_language(text)
+    return language
+
+
+def _decide_language(text: str) -> tuple[str | None, bool]:
+    """Return word_language's answer and whether the text's own words decided it (not the English default)."""
+    if detect_language(text) == "ru":
+        return "ru", True
+    if _CJK_RUN.search(text) and len("".join(_CJK_RUN.findall(text))) > len(_LATIN.findall(text)):
+        return None, True
     words = split_into_words(text)
-    english = sum(1 for word in words if word in _STOPWORDS_EN)
-    other = sum(1 for word in words if word in _OTHER_FUNCTION_WORDS)
-    return "en" if english >= other else None
+    english = sum(1 for word in words if word in _STOPWORDS_EN and word not in _SHARED_FUNCTION_WORDS)
+    other = sum(1 for word in words if word in _OTHER_FUNCTION_WORDS and word not in _SHARED_FUNCTION_WORDS)
+    if english == other == 0:
+        language = _latin_language(words, strict=True)
+        return language or "en", language is not None
+    if english >= other:
+        return "en", True
+    return _latin_language(words), True
 
 
 def normalize(text: str) -> str:
@@ -114,29 +219,87 @@ def split_into_words(text: str) -> list[str]:
     return words
 
 
-def is_stopword(word: str) -> bool:
-    """Tell whether a normalized word is a function word in Russian or English."""
-    return word in _STOPWORDS_RU or word in _STOPWORDS_EN or word in _DOCUMENT_WORDS
+def is_stopword(word: str, language: str | None = None) -> bool:
+    """Tell whether a normalized word is a function word in Russian, English or the text's `language`."""
+    return (
+        word in _STOPWORDS_RU
+        or word in _STOPWORDS_EN
+        or word in _DOCUMENT_WORDS
+        or (language in SNOWBALL_LANGUAGES and word in stopwords(language))
+    )
 
 
-@lru_cache(maxsize=2)
+@lru_cache(maxsize=len(SNOWBALL_LANGUAGES) + 2)
 def _stemmer(language: str) -> Stemmer.Stemmer:
     return Stemmer.Stemmer(language)
 
 
 @lru_cache(maxsize=65536)
-def stem_word(word: str) -> str:
-    """Stem one normalized word with the Snowball stemmer of its script."""
+def stem_word(word: str, language: str | None = None) -> str:
+    """Stem one normalized word: Cyrillic in Russian, Latin in `language` if it is one of SNOWBALL_LANGUAGES,
+    else in English."""
     if _CYRILLIC.search(word):
         return str(_stemmer("russian").stemWord(word))
     if _LATIN.search(word):
-        return str(_stemmer("english").stemWord(word))
+        return str(_stemmer(SNOWBALL_LANGUAGES.get(language or "", "english")).stemWord(word))
     return word
 
 
-def extract_terms(text: str) -> list[str]:
-    """Return the content-word stems of `text`, in order, for lexical matching."""
-    return [stem_word(word) for word in split_into_words(text) if not is_stopword(word)]
+# French and Italian write articles and pronouns into the next word ("l'option", "qu'il", "dell'host").
+_ELIDING = frozenset({"fr", "it"})
+MAX_ELIDED_CHARS = 5
+
+
+def _drop_elision(word: str) -> str:
+    head, _, tail = word.partition("'")
+    return tail if tail and len(head) <= MAX_ELIDED_CHARS else word
+
+
+def _drop_clitics(word: str, language: str) -> str:
+    # A pronoun hyphenated to its verb ("écoute-t-il", "prend-on") is a stop word, not part of a compound.
+    parts = word.split("-")
+    while len(parts) > 1 and parts[-1] in stopwords(language):
+        parts.pop()
+    return "-".join(parts)
+
+
+def split_into_content_words(text: str, language: str | None) -> list[str]:
+    """Return the words of `text` that are not stop words in `language`.
+
+    In the languages of SNOWBALL_LANGUAGES hyphenated pronouns ("prend-il") and, in French and Italian,
+    elided articles ("l'option") are dropped first.
+    """
+    words = split_into_words(text)
+    if language in _ELIDING:
+        words = [_drop_elision(word) for word in words]
+    if language in SNOWBALL_LANGUAGES:
+        words = [_drop_clitics(word, language) for word in words]
+    return [word for word in words if not is_stopword(word, language)]
+
+
+def extract_terms(text: str, language: str | None = None) -> list[str]:
+    """Return the content-word stems of `text`, in order, for lexical matching.
+
+    Words are analyzed in `language`, by default each line's own (`word_language`; the whole text's where a
+    line does not tell): a German question and a German chunk give the same stems. Pass the language of the
+    surrounding text for a single word.
+    """
+    if language is None:
+        return _extract_terms_by_line(text)
+    stemming = language if language in SNOWBALL_LANGUAGES else None
+    return [stem_word(word, stemming) for word in split_into_content_words(text, language)]
+
+
+def _extract_terms_by_line(text: str) -> list[str]:
+    # A chunk of a partly translated manual holds lines of both languages ("Das Passwort …" beside an English
+    # sidebar): each line is stemmed in its own language, and lines too short to tell in the chunk's.
+    whole = word_language(text)
+    terms: list[str] = []
+    for line in text.splitlines() or [text]:
+        language, decided = _decide_language(line)
+        # (None: Chinese or Japanese, whose Latin words are stemmed in English as an English text's.)
+        terms.extend(extract_terms(line, (language if decided else whole) or "en") if line.strip() else [])
+    return terms
 
 
 # Words shorter than this, or with digits, are not looked up in the other language ("ext4", "-nc", "of").
@@ -185,8 +348,13 @@ def split_into_sentences(text: str, offset: int = 0) -> list[tuple[int, int]]:
 
 
 def find_names(text: str) -> list[str]:
-    """Return the normalized capitalized words that do not open a sentence (names, places, acronyms)."""
-    names = []
+    """Return the normalized capitalized words that do not open a sentence (names, places, acronyms).
+
+    In German, which capitalizes every noun, only words or parts of compounds with a capital after their
+    first letter ("NRPE", "MultiViews", "WireGuard" in "WireGuard-VPN") are names, wherever they stand.
+    """
+    nouns_capitalized = word_language(text) in NOUN_CAPITALIZING
+    names: list[str] = []
     for match in re.finditer(r"[^\W\d_][\w-]*", text):
         # Look back over white space only, not at a copy of the text before: linear in the text's length.
         before = match.start() - 1
@@ -194,8 +362,14 @@ def find_names(text: str) -> list[str]:
             before -= 1
         # A table cell or a list item opens with a capital too ("libpam-cracklib | Pluggable …", "• Ubuntu …").
         opens_sentence = before < 0 or text[before] in '.!?:;«"(–—-|•'
-        if match.group()[0].isupper() and not opens_sentence:
-            names.append(normalize(match.group())[:MAX_WORD_CHARS])
+        word = match.group()
+        if nouns_capitalized:
+            # A compound joins a name to nouns ("WireGuard-VPN-Verbindung"): its named parts are the names.
+            parts = [part for part in word.split("-") if any(letter.isupper() for letter in part[1:])]
+            names.extend(normalize(part)[:MAX_WORD_CHARS] for part in parts if len(parts) > 1 or not opens_sentence)
+            continue
+        if word[0].isupper() and not opens_sentence:
+            names.append(normalize(word)[:MAX_WORD_CHARS])
     return names
 
 
@@ -297,6 +471,9 @@ def expected_answer_type(question: str) -> str | None:
     for kind, pattern in _QUESTION_WORD.items():
         if pattern.search(opening):
             return kind
+    for kind, pattern in question_patterns(word_language(question)).items():
+        if pattern.search(opening):
+            return kind
     return None
 
 
@@ -309,9 +486,9 @@ def has_answer_type(text: str, kind: str, question: str = "", common: Callable[[
     """Tell whether `text` holds a value of the asked kind that the question does not name.
 
     Kinds are those of `expected_answer_type` but "command". "Когда вышла версия 0.8.13?" is not answered
-    by a sentence whose only number is 0.8.13, nor "How much …?" by a year ("в декабре 2025 года"); "Кто сопровождает gedit?" needs a name (a capitalized word
-    inside a sentence, or an e-mail address) besides gedit that `common` does not call the corpus's topic;
-    a duration needs a time unit.
+    by a sentence whose only number is 0.8.13, nor "How much …?" by a year ("в декабре 2025 года");
+    "Кто сопровождает gedit?" needs a name (a capitalized word inside a sentence, or an e-mail address)
+    besides gedit that `common` does not call the corpus's topic; a duration needs a time unit.
     """
     asked = set(split_into_words(question))
     if kind == "person":
@@ -319,8 +496,11 @@ def has_answer_type(text: str, kind: str, question: str = "", common: Callable[[
         return bool(_EMAIL.search(text)) or any(
             name not in own and not (common and common(name)) for name in find_names(text)
         )
+    # Value words of the question's language, when it is one of rag.languages, count too ("plusieurs mois").
+    native = value_pattern(word_language(question), kind) if question else None
     if kind == "duration":
-        return any(normalize(match.group(0)) not in asked for match in _TIME_UNIT.finditer(text))
+        units = [*_TIME_UNIT.finditer(text), *(native.finditer(text) if native else ())]
+        return any(normalize(match.group(0)) not in asked for match in units)
     pattern = _NUMBER if kind == "number" else _DATE
     if kind == "number":
         text = _YEAR_AS_DATE.sub(" ", text)
@@ -332,6 +512,8 @@ def has_answer_type(text: str, kind: str, question: str = "", common: Callable[[
         if numbers and numbers <= asked_numbers:
             continue
         if any(normalize(match.group(0)) not in asked for match in pattern.finditer(token)):
+            return True
+        if native and any(normalize(match.group(0)) not in asked for match in native.finditer(token)):
             return True
     return False
 
@@ -369,12 +551,19 @@ _QUALIFIERS = {
 
 def asked_qualifiers(question: str) -> list[str]:
     """Return the qualifiers a question asks about ("по умолчанию", "by default")."""
-    return [name for name, (asked, _) in _QUALIFIERS.items() if asked.search(question)]
+    own = default_patterns(word_language(question))
+    asked = [name for name, (pattern, _) in _QUALIFIERS.items() if pattern.search(question)]
+    return asked or (["default"] if own and own[0].search(question) else [])
 
 
 def missing_qualifiers(question: str, text: str) -> list[str]:
     """Return the qualifiers the question asks about that `text` never states."""
-    return [name for name in asked_qualifiers(question) if not _QUALIFIERS[name][1].search(text)]
+    own = default_patterns(word_language(question))
+    return [
+        name
+        for name in asked_qualifiers(question)
+        if not _QUALIFIERS[name][1].search(text) and not (own and own[1].search(text))
+    ]
 
 
 def find_specific_tokens(text: str) -> list[str]:
@@ -387,9 +576,9 @@ def find_specific_tokens(text: str) -> list[str]:
         # In a Russian question a Latin-script word names a program, option or product ("synaptic").
         tokens = [word for word in split_into_words(text) if _LATIN.search(word) and not _CYRILLIC.search(word)]
         return list(dict.fromkeys([token for token in tokens if len(token) >= 2] + _specific(text)))
-    if word_language(text) is None:
-        # German and French join words with hyphens ("Firmware-Paket"): there only digits, options, paths
-        # and dotted or underscored identifiers name a specific thing.
+    if word_language(text) != "en":
+        # German and French join words with hyphens ("Firmware-Paket", "prend-il"): there only digits, options,
+        # paths and dotted or underscored identifiers name a specific thing.
         return [token for token in _specific(text) if not re.fullmatch(r"[^\W\d_]+(?:-[^\W\d_]+)+", token)]
     return _specific(text)
 

@@ -117,13 +117,13 @@ def test_greetings_and_thanks_in_other_languages_are_small_talk() -> None:
     assert classify_small_talk("Hallo, wie installiere ich ein Paket?") is None
 
 
-def test_word_rules_apply_to_russian_and_english_only() -> None:
+def test_word_rules_know_the_languages_citechat_stems() -> None:
     from rag.text import find_specific_tokens, word_language
 
     assert word_language("Где используется галлий?") == "ru"
     assert word_language("Which command installs a package?") == "en"
-    assert word_language("Welcher Befehl installiert ein Paket?") is None
-    assert word_language("Comment configurer le réseau ?") is None
+    assert word_language("Welcher Befehl installiert ein Paket?") == "de"
+    assert word_language("Comment configurer le réseau ?") == "fr"
     assert word_language("IPv6 アドレスは何ビットですか？") is None
     # A German compound is a word, not a product's name; digits, options and paths still are specific.
     assert find_specific_tokens("Welches Paket hilft, wenn ein Firmware-Paket fehlt?") == []

@@ -24,6 +24,7 @@ from rag.text import (
     ANAPHORS,
     asked_qualifiers,
     asks_for_reasons,
+    counts_shared_words,
     detect_language,
     expected_answer_type,
     extract_terms,
@@ -121,6 +122,7 @@ class Inspection:
     chosen: list[ScoredSentence]
     signals: EvidenceSignals
     same_language: bool
+    same_names: bool = False
 
 
 def fit_coverage_by_similarity(points: Sequence[tuple[float, float]]) -> Callable[[float], float] | None:
@@ -160,7 +162,7 @@ def _follow_up_adjustments(request: AnswerRequest, candidates: Sequence[_Candida
     said_turns = [turn.content for turn in request.history if turn.role == "assistant" and turn.content.strip()]
     if not said_turns or request.standalone_question.strip() == strip_instructions(request.question).strip():
         return {}
-    said = set(extract_terms(said_turns[-1]))
+    said = set(extract_terms(said_turns[-1], request.retrieval.language))
     echoed = {
         (item.passage.chunk_id, item.index)
         for item in candidates
@@ -238,7 +240,7 @@ class ExtractiveAnswerer(Answerer):
         inspection = self.inspect(request)
         if inspection is None:
             return [], 0.0
-        verdict = self._policy.judge(inspection.signals, inspection.same_language)
+        verdict = self._policy.judge(inspection.signals, inspection.same_language, inspection.same_names)
         if verdict.abstain:
             logger.info("refused (%s): %s", ", ".join(verdict.reasons), request.standalone_question[:80])
         return ([] if verdict.abstain else self._add_context(inspection.chosen)), verdict.confidence
@@ -254,15 +256,17 @@ class ExtractiveAnswerer(Answerer):
         lead = AnswerContext.of_passage(chosen[0].passage)
         signals = measure_signals(request.retrieval, scored[0].terms, question, context, lead)
         # Word-overlap signals only mean something when the question and the evidence share a language, and
-        # one whose words citechat stems and whose stop words it knows.
+        # one whose words citechat stems, whose stop words it knows and that does not compound them.
+        # Names are compared in every language citechat stems, also in those that compound words.
         language = word_language(request.standalone_question)
-        same_language = language is not None and language == word_language(scored[0].passage.text)
-        return Inspection(chosen, signals, same_language)
+        same_names = language is not None and language == word_language(scored[0].passage.text)
+        same_language = same_names and counts_shared_words(language)
+        return Inspection(chosen, signals, same_language, same_names)
 
     def _score_sentences(self, request: AnswerRequest, question: str) -> list[ScoredSentence]:
         retrieval = request.retrieval
         top_passage = max((passage.score for passage in retrieval.passages), default=0.0) or 1.0
-        own_terms = set(extract_terms(question))
+        own_terms = set(extract_terms(question, retrieval.language))
         # In a condensed follow-up the earlier topic's words count less than the question's own.
         weights = {
             term: weight * (1.0 if term in own_terms or not own_terms else TOPIC_WEIGHT)
@@ -278,7 +282,7 @@ class ExtractiveAnswerer(Answerer):
             for index, sentence in enumerate(passage.sentences):
                 if sentence.embedding is None or not is_quotable(sentence):
                     continue
-                terms = set(extract_terms(sentence.text))
+                terms = set(extract_terms(sentence.text, retrieval.language))
                 coverage = 0.0
                 language = detect_language(sentence.text)
                 # A foreign-language line inside a document (a source title, a quote) shares words
@@ -323,7 +327,7 @@ class ExtractiveAnswerer(Answerer):
         there, so an answer across languages can take a second part too.
         """
         wanted = expected_answer_type(question)
-        question_terms = set(extract_terms(question))
+        question_terms = set(extract_terms(question, retrieval.language))
 
         def matched(terms: set[str], present: set[str]) -> set[str]:
             strength = term_strength(present, retrieval.translations)

@@ -1,0 +1,153 @@
+"""Question words and value words of the Latin-script languages stemmed beside Russian and English.
+
+rag/text.py knows these for Russian and English; here German, French, Spanish, Italian, Portuguese and
+Dutch get the same kinds (standard grammar words, not tuned to any question set), so "Combien …",
+"Wann …" or "par défaut" ask for the same values as "How many …", "When …" or "by default".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+
+@dataclass(frozen=True)
+class LanguageWords:
+    """One language's question openings by asked kind, and the words that state each kind of value."""
+
+    # Words a question may open with, for telling the language of a short question ("Que …", "Wann …").
+    opening: str
+    questions: dict[str, str]
+    numbers: str
+    months: str
+    time_units: str
+    default_asked: str
+    default_stated: str
+
+
+# Articles ("un", "ein", "een") are no number words: every sentence would hold a number.
+WORDS = {
+    "de": LanguageWords(
+        opening="wie was wer wann wo warum welche welcher welches welchen welchem wieso weshalb woher wohin",
+        questions={
+            "duration": r"wie lange",
+            "number": r"wie ?viele?|welche[rsnm]? (?:version|größe|anzahl)",
+            "command": r"welche[rns]? (?:befehl|kommando)\w*|mit welchem (?:befehl|kommando)",
+            # No "wer": German nouns are capitalized, so a name cannot be told from them (rag.text.find_names).
+            "date": r"wann|seit wann|in welchem (?:jahr|monat)",
+        },
+        numbers=r"zwei|drei|vier|fünf|sechs|sieben|acht|neun|zehn|hundert|tausend|million\w*|milliard\w*|mehrere|hälfte|dutzend",
+        months=r"januar|februar|märz|april|mai|juni|juli|august|september|oktober|november|dezember|jahrhundert\w*",
+        time_units=r"sekunden?|minuten?|stunden?|tage?n?|wochen?|monaten?|monate?|jahren?|jahre?",
+        default_asked=r"standardmäßig|standardmässig|voreingestellt|per default",
+        default_stated=r"standard|voreingestellt|default",
+    ),
+    "fr": LanguageWords(
+        opening="que qu'est-ce quel quelle quels quelles combien comment pourquoi où quand qui",
+        questions={
+            "duration": r"combien de temps|pendant combien|en combien de temps",
+            "number": r"combien|quel(?:le)?s? (?:version|taille|nombre|pourcentage|quantité)",
+            "command": r"quel(?:le)?s? commandes?|avec quelle commande",
+            "date": r"quand|depuis quand|en quel(?:le)? (?:année|mois)|à quelle date",
+            "person": r"qui",
+        },
+        numbers=r"deux|trois|quatre|cinq|six|sept|huit|neuf|dix|cent|mille|millions?|milliards?|plusieurs|moitié|douzaine",
+        months=r"janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre|novembre|décembre|siècles?",
+        time_units=r"secondes?|minutes?|heures?|jours?|semaines?|mois|ans|années?",
+        default_asked=r"par défaut",
+        default_stated=r"défaut",
+    ),
+    "es": LanguageWords(
+        opening="qué cuál cuáles cuánto cuánta cuántos cuántas cómo dónde cuándo quién quiénes",
+        questions={
+            "duration": r"cuánto tiempo|durante cuánto",
+            "number": r"cuánt[oa]s?|qué (?:versión|tamaño|cantidad|porcentaje)",
+            "command": r"qué comandos?|con qué comando|cuál(?:es)? (?:es|son) el comando",
+            "date": r"cuándo|en qué (?:año|mes)",
+            "person": r"quién(?:es)?",
+        },
+        numbers=r"dos|tres|cuatro|cinco|seis|siete|ocho|nueve|diez|cien|ciento|mil|millón|millones|varios|varias|mitad|docena",
+        months=r"enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|octubre|noviembre|diciembre|siglos?",
+        time_units=r"segundos?|minutos?|horas?|días?|semanas?|mes|meses|años?",
+        default_asked=r"por defecto|por omisión|predeterminad\w*",
+        default_stated=r"defecto|omisión|predetermin",
+    ),
+    "it": LanguageWords(
+        opening="che cosa quale quali quanto quanta quanti quante come dove perché quando chi",
+        questions={
+            "duration": r"quanto tempo|per quanto tempo",
+            "number": r"quant[ioea]|quale (?:versione|dimensione)",
+            "command": r"quale comando|quali comandi|che comando|con quale comando",
+            "date": r"quando|in (?:che|quale) (?:anno|mese)",
+            "person": r"chi",
+        },
+        numbers=r"due|tre|quattro|cinque|sei|sette|otto|nove|dieci|cento|mille|milioni?|miliardi?|diversi|parecchi|metà|dozzina",
+        months=r"gennaio|febbraio|marzo|aprile|maggio|giugno|luglio|agosto|settembre|ottobre|novembre|dicembre|secol[oi]",
+        time_units=r"second[oi]|minut[oi]|ore|giorn[oi]|settiman[ae]|mes[ei]|ann[oi]",
+        default_asked=r"predefinit\w*|per impostazione predefinita|di default",
+        default_stated=r"predefinit|default",
+    ),
+    "pt": LanguageWords(
+        opening="que qual quais quanto quanta quantos quantas como onde porque quando quem",
+        questions={
+            "duration": r"quanto tempo|por quanto tempo",
+            "number": r"quant[oa]s?|qual (?:versão|tamanho|quantidade)",
+            "command": r"qual comando|quais comandos|que comando|com que comando",
+            "date": r"quando|em que (?:ano|mês)",
+            "person": r"quem",
+        },
+        numbers=r"dois|duas|três|quatro|cinco|seis|sete|oito|nove|dez|cem|cento|mil|milhão|milhões|vários|várias|metade|dúzia",
+        months=r"janeiro|fevereiro|março|abril|maio|junho|julho|agosto|setembro|outubro|novembro|dezembro|séculos?",
+        time_units=r"segundos?|minutos?|horas?|dias?|semanas?|mês|meses|anos?",
+        default_asked=r"por padrão|por omissão|predefinid\w*",
+        default_stated=r"padrão|omissão|predefinid",
+    ),
+    "nl": LanguageWords(
+        opening="wat welke welk hoeveel hoe waar waarom wanneer wie",
+        questions={
+            "duration": r"hoe lang",
+            "number": r"hoeveel|welke (?:versie|grootte)",
+            "command": r"welke? (?:commando|opdracht)\w*|met welk commando",
+            "date": r"wanneer|in welk (?:jaar|maand)",
+            "person": r"wie",
+        },
+        numbers=r"twee|drie|vier|vijf|zes|zeven|acht|negen|tien|honderd|duizend|miljoen\w*|miljard\w*|meerdere|helft|dozijn",
+        months=r"januari|februari|maart|april|mei|juni|juli|augustus|september|oktober|november|december|eeuw\w*",
+        time_units=r"seconden?|minuut|minuten|uur|uren|dagen|dag|weken|week|maanden|maand|jaar|jaren",
+        default_asked=r"standaard",
+        default_stated=r"standaard|default",
+    ),
+}
+
+
+@lru_cache(maxsize=len(WORDS) + 1)
+def interrogatives(language: str | None) -> frozenset[str]:
+    """Return the words a question in a language of WORDS may open with (empty for others)."""
+    words = WORDS.get(language or "")
+    return frozenset(words.opening.split()) if words else frozenset()
+
+
+def question_patterns(language: str | None) -> dict[str, re.Pattern[str]]:
+    """Return the question openings of a language of WORDS by kind (empty for others)."""
+    words = WORDS.get(language or "")
+    if words is None:
+        return {}
+    return {kind: re.compile(rf"\b(?:{pattern})\b", re.IGNORECASE) for kind, pattern in words.questions.items()}
+
+
+def value_pattern(language: str | None, kind: str) -> re.Pattern[str] | None:
+    """Return the words that state a number, date or duration in a language of WORDS (None for others)."""
+    words = WORDS.get(language or "")
+    if words is None:
+        return None
+    pattern = {"number": words.numbers, "date": words.months, "duration": words.time_units}[kind]
+    return re.compile(rf"\b(?:{pattern})\b", re.IGNORECASE)
+
+
+def default_patterns(language: str | None) -> tuple[re.Pattern[str], re.Pattern[str]] | None:
+    """Return (asked, stated) patterns of "by default" in a language of WORDS (None for others)."""
+    words = WORDS.get(language or "")
+    if words is None:
+        return None
+    return re.compile(words.default_asked, re.IGNORECASE), re.compile(words.default_stated, re.IGNORECASE)

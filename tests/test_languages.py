@@ -1,0 +1,127 @@
+"""Word analysis beyond Russian and English: per-text language, its Snowball stems and its stop words."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import Stemmer
+
+from rag.abstention import AbstentionPolicy, AnswerContext, EvidenceSignals, measure_signals
+from rag.models import Retrieval
+from rag.text import extract_terms, find_names, find_specific_tokens, is_stopword, stem_word, word_language
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("Wie lang sollte das Passwort für den Administrator sein?", "de"),
+        ("Sur quel port le serveur web écoute-t-il par défaut ?", "fr"),
+        ("¿Cómo se configura el servidor web por defecto?", "es"),
+        ("Come si configura il server web predefinito?", "it"),
+        ("Como configurar o servidor web padrão?", "pt"),
+        ("Wann wurde Icinga von Nagios abgespalten?", "de"),  # no stop word, but a German question word
+        ("In welchem Jahr wurde OpenSSH 4.3 veröffentlicht?", "de"),  # the question word after a preposition
+        ("In Debian, what is apt?", "en"),
+        ("Man pages and Info pages", "en"),
+        ("Hoe configureer je de webserver?", "nl"),
+        ("How do I configure the web server?", "en"),
+        ("Как настроить веб-сервер?", "ru"),
+        ("IPv6 アドレスは何ビットですか？", None),
+    ],
+)
+def test_the_language_of_a_text_is_decided_by_its_function_words(text: str, language: str | None) -> None:
+    assert word_language(text) == language
+
+
+def test_a_german_question_and_a_german_chunk_share_stems() -> None:
+    question = extract_terms("Welche Pakete muss ich für Nagios installieren?")
+    chunk = extract_terms("Die Installation der Pakete nagios4 und monitoring-plugins konfiguriert Apache.")
+    # German inflections share a German stem; the English stemmer kept them apart.
+    assert stem_word("partitionen", "de") == stem_word("partition", "de")
+    assert stem_word("partitionen") != stem_word("partition")
+    assert stem_word("paket", "de") in set(question) & set(chunk)
+    # Function words are stop words in their own language only.
+    assert not {"welch", "muss", "ich", "fur", "für", "die", "der", "und"} & set(question + chunk)
+
+
+def test_stop_words_follow_the_text_language() -> None:
+    assert is_stopword("wie", "de") and not is_stopword("wie")
+    assert is_stopword("pour", "fr") and not is_stopword("pour", "de")
+    assert "die" in extract_terms("Processes die when the kernel kills them.")
+
+
+def test_french_elisions_and_hyphenated_pronouns_are_dropped() -> None:
+    assert extract_terms("Sur quel port le serveur écoute-t-il ?") == ["port", "serveur", "écout"]
+    assert extract_terms("Que fait l'option MultiViews d'Apache ?") == ["option", "multiview", "apach"]
+    # A German compound stays one word.
+    assert "root-passwort" in extract_terms("Wie lang sollte das Root-Passwort sein?")
+
+
+def test_russian_and_english_stems_are_unchanged() -> None:
+    english, russian = Stemmer.Stemmer("english"), Stemmer.Stemmer("russian")
+    text = "The packages were installed with apt, пакеты установлены командой apt"
+    expected = [
+        (russian if word[0] in "пу" or word.startswith("ком") else english).stemWord(word)
+        for word in ["packages", "installed", "apt", "пакеты", "установлены", "командой", "apt"]
+    ]
+    assert extract_terms(text) == expected
+    # A Russian text stems its Latin words in English, as before.
+    assert extract_terms("Установите пакеты packages", "ru") == ["установ", "пакет", "packag"]
+
+
+def test_german_nouns_are_not_names_but_french_names_are() -> None:
+    assert find_names("Welche Pakete braucht der Server für Nagios und NRPE?") == ["nrpe"]
+    assert find_names("Which packages does Nagios need?") == ["nagios"]
+    assert find_names("Quelle version de Mozilla Firefox prend en charge SNI ?") == ["mozilla", "firefox", "sni"]
+    # The named parts of a German compound are names, the nouns they are joined to are not.
+    assert find_names("Wie startet man eine WireGuard-VPN-Verbindung?") == ["wireguard", "vpn"]
+
+
+def test_name_rules_hold_in_german_and_a_name_inside_a_compound_is_mentioned() -> None:
+    def missing(question: str, evidence: str) -> list[str]:
+        retrieval = Retrieval(question, np.zeros(3), extract_terms(question, "de"), [], language="de")
+        context = AnswerContext(text=evidence, script="en")
+        return measure_signals(retrieval, set(), question, context, context).missing_names
+
+    question = "Welcher UDP-Port ist bei IPsec für den Schlüsselaustausch voreingestellt?"
+    assert missing(question, "In IPsec ist der UDP-Port 500 für den Austausch von Schlüsseln voreingestellt.") == []
+    assert missing("Wie startet man eine WireGuard-Verbindung?", "Starten Sie die OpenVPN-Verbindung.") == ["wireguard"]
+    swapped = EvidenceSignals(0.9, 1.0, 1.0, has_terms=True, unknown_names=[], missing_names=["wireguard"])
+    policy = AbstentionPolicy()
+    # German compounds keep the word-count rules off, not the name rules.
+    assert policy.judge(swapped, same_language=False, same_names=True).abstain
+    assert not policy.judge(swapped, same_language=False, same_names=False).abstain
+
+
+def test_hyphenated_words_of_other_languages_are_no_specific_tokens() -> None:
+    assert find_specific_tokens("Depuis quelle version Firefox la prend-il en charge ?") == []
+    assert find_specific_tokens("Quel port utilise munin-node ?") == []
+    assert find_specific_tokens("Quel port utilise munin-node 2.0 ?") == ["2.0"]
+
+
+def test_each_line_of_a_partly_translated_chunk_is_stemmed_in_its_own_language() -> None:
+    german, english = (
+        "Die Partitionen werden von dem Installer angelegt, und sie sind nicht verschlüsselt.",
+        "The partitions are created by the installer.",
+    )
+    # The last line is too short to tell: it is read in the chunk's language, German.
+    terms = extract_terms(german + "\n" + english + "\nPartitionen")
+    assert terms == [*extract_terms(german), *extract_terms(english), stem_word("partitionen", "de")]
+    assert stem_word("partitionen", "de") in extract_terms(german) and "partit" in extract_terms(english)
+
+
+def test_question_words_of_other_languages_ask_for_values() -> None:
+    from rag.text import asked_qualifiers, expected_answer_type, has_answer_type, missing_qualifiers
+
+    assert word_language("In welchem Jahr wurde der Status eingeführt?") == "de"  # "in" is German too
+    assert expected_answer_type("In welchem Jahr wurde der Status eingeführt?") == "date"
+    assert expected_answer_type("Seit welcher Version unterstützt Firefox SNI?") == "number"
+    assert expected_answer_type("Combien de mois dure la procédure ?") == "number"
+    assert expected_answer_type("Quelle commande active un module ?") == "command"
+    # "Wer …" asks for a name, which German capitals cannot show: no asked kind.
+    assert expected_answer_type("Wer entwickelt Nagios?") is None
+    assert has_answer_type("La procédure dure plusieurs mois.", "number", "Combien de mois dure la procédure ?")
+    assert not has_answer_type("Un statut a été introduit.", "date", "En quelle année le statut est-il introduit ?")
+    assert asked_qualifiers("Quel est le port par défaut ?") == ["default"]
+    assert missing_qualifiers("Quel est le port par défaut ?", "Le port est 80.") == ["default"]
+    assert missing_qualifiers("Quel est le port par défaut ?", "Par défaut, le port est 80.") == []
