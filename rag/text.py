@@ -595,7 +595,11 @@ def is_lead_in(text: str) -> bool:
     return text.rstrip().endswith(":")
 
 
-_WHY = re.compile(r"^(почему|зачем|отчего|по какой причине|why|for what reason|what for)\b", re.IGNORECASE)
+_WHY = re.compile(
+    r"^(почему|зачем|отчего|по какой причине|why|for what reason|what for|warum|wieso|weshalb|pourquoi|"
+    r"por qu[eé]|perch[eé]|waarom)\b",
+    re.IGNORECASE,
+)
 
 
 def asks_for_reasons(question: str) -> bool:

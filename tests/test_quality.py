@@ -11,12 +11,13 @@ import pytest
 from ingest.loaders import load_document, reflow_lines, strip_page_furniture
 from ingest.structure import segment_text
 from rag.abstention import AnswerContext, measure_signals
-from rag.answering.extractive import fit_coverage_by_similarity, is_quotable
+from rag.answering.extractive import ExtractiveAnswerer, ScoredSentence, fit_coverage_by_similarity, is_quotable
 from rag.config import Settings
 from rag.embeddings import Embedder
 from rag.engine import Engine
-from rag.models import Retrieval, Sentence
+from rag.models import Passage, Retrieval, Sentence
 from rag.text import (
+    asks_for_reasons,
     expected_answer_type,
     extract_terms,
     find_specific_tokens,
@@ -348,3 +349,20 @@ def test_a_table_cell_or_list_item_opening_with_a_capital_is_no_name() -> None:
 
     assert find_names("libpam-cracklib | Pluggable module for passwords") == []
     assert find_names("Tools:\n• Ubuntu tools from Canonical") == ["canonical"]
+
+
+def test_why_is_asked_in_every_stemmed_language() -> None:
+    for question in ["Почему?", "Why is it?", "Warum?", "Pourquoi faut-il ?", "¿Por qué?", "Perché?", "Waarom?"]:
+        assert asks_for_reasons(question), question
+    assert not asks_for_reasons("What is it?")
+
+
+def test_a_why_answer_brings_the_reason_after_the_sentence_restating_the_question() -> None:
+    restated = "Such a VPN is not the most efficient; in particular, it does not handle high traffic well."
+    reason = "The explanation is that TCP is used twice, once for SSH and once inside the tunnel."
+    passage = Passage("c1", f"{restated} {reason}", "s", "t", 0, len(restated) + 1 + len(reason))
+    passage.sentences = [Sentence(restated, 0, len(restated)), Sentence(reason, len(restated) + 1, passage.end)]
+    best = [ScoredSentence(passage.sentences[0], passage, 0, 1.0, set())]
+    answerer = ExtractiveAnswerer()
+    assert [item.sentence.text for item in answerer._add_context(best)] == [restated]
+    assert [item.sentence.text for item in answerer._add_context(best, explains=True)] == [restated, reason]

@@ -243,7 +243,9 @@ class ExtractiveAnswerer(Answerer):
         verdict = self._policy.judge(inspection.signals, inspection.same_language, inspection.same_names)
         if verdict.abstain:
             logger.info("refused (%s): %s", ", ".join(verdict.reasons), request.standalone_question[:80])
-        return ([] if verdict.abstain else self._add_context(inspection.chosen)), verdict.confidence
+        if verdict.abstain:
+            return [], verdict.confidence
+        return self._add_context(inspection.chosen, asks_for_reasons(request.standalone_question)), verdict.confidence
 
     def inspect(self, request: AnswerRequest) -> Inspection | None:
         """Return the candidate answer and the evidence signals it is judged by (None without candidates)."""
@@ -383,8 +385,13 @@ class ExtractiveAnswerer(Answerer):
             or any(word in POINTERS for word in words[1:])
         )
 
-    def _add_context(self, chosen: list[ScoredSentence]) -> list[ScoredSentence]:
-        """Put the preceding line before a fragment, and what a lead-in announces after it."""
+    def _add_context(self, chosen: list[ScoredSentence], explains: bool = False) -> list[ScoredSentence]:
+        """Put the preceding line before a fragment, and what a lead-in announces after it.
+
+        `explains`: the question asks why. The sentence closest to it usually restates it ("… cannot handle
+        high traffic"), and the reason follows ("The explanation is that …", "Это даст возможность …"),
+        so the best sentence brings the next one.
+        """
         result: list[ScoredSentence] = []
         taken = {(item.passage.chunk_id, item.index) for item in chosen}
 
@@ -409,7 +416,12 @@ class ExtractiveAnswerer(Answerer):
                     take(item, index)
                     if following.kind not in ("code", "item") and not _announces_code(sentences, index):
                         break
-            elif _qualifies(item.passage, item.index):
+            elif _qualifies(item.passage, item.index) or (
+                explains
+                and item is chosen[0]
+                and item.index + 1 < len(sentences)
+                and sentences[item.index + 1].kind in ("text", "item")
+            ):
                 take(item, item.index + 1)
         return result
 
