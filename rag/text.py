@@ -181,7 +181,7 @@ def _decide_language(text: str) -> tuple[str | None, bool]:
     """Return word_language's answer and whether the text's own words decided it (not the English default)."""
     if detect_language(text) == "ru":
         return "ru", True
-    if _CJK_RUN.search(text) and len("".join(_CJK_RUN.findall(text))) > len(_LATIN.findall(text)):
+    if is_cjk(text):
         return None, True
     words = split_into_words(text)
     english = sum(1 for word in words if word in _STOPWORDS_EN and word not in _SHARED_FUNCTION_WORDS)
@@ -192,6 +192,12 @@ def _decide_language(text: str) -> tuple[str | None, bool]:
     if english >= other:
         return "en", True
     return _latin_language(words), True
+
+
+def is_cjk(text: str) -> bool:
+    """Tell whether `text` is Chinese or Japanese: its characters (a word's worth each two) outweigh its Latin
+    letters ("Mandriva Linux は何年に消えましたか?" is Japanese)."""
+    return bool(_CJK_RUN.search(text)) and 2 * len("".join(_CJK_RUN.findall(text))) > len(_LATIN.findall(text))
 
 
 def normalize(text: str) -> str:
@@ -354,6 +360,8 @@ def find_names(text: str) -> list[str]:
     first letter ("NRPE", "MultiViews", "WireGuard" in "WireGuard-VPN") are names, wherever they stand.
     """
     nouns_capitalized = word_language(text) in NOUN_CAPITALIZING
+    # Chinese and Japanese have no capitals: a capitalized Latin word there is a name wherever it stands.
+    cjk = is_cjk(text)
     names: list[str] = []
     for match in re.finditer(r"[^\W\d_][\w-]*", text):
         # Look back over white space only, not at a copy of the text before: linear in the text's length.
@@ -368,7 +376,7 @@ def find_names(text: str) -> list[str]:
             parts = [part for part in word.split("-") if any(letter.isupper() for letter in part[1:])]
             names.extend(normalize(part)[:MAX_WORD_CHARS] for part in parts if len(parts) > 1 or not opens_sentence)
             continue
-        if word[0].isupper() and not opens_sentence:
+        if word[0].isupper() and (cjk or not opens_sentence) and not _CJK_RUN.search(word):
             names.append(normalize(word)[:MAX_WORD_CHARS])
     return names
 
@@ -425,6 +433,21 @@ _QUESTION_WORD = {
     # "Кто руководит …", "Who maintains …": a person or an organisation, i.e. a name ("Кому …" asks for anything).
     "person": re.compile(r"\b(кто|who)\b", re.IGNORECASE),
 }
+# Chinese and Japanese questions put the question word anywhere ("… は何年に消えましたか?"): searched whole.
+_CJK_QUESTION_WORD = {
+    "duration": re.compile(
+        r"何(?:日|時間|週|カ月|ヶ月|か月|年)間|どの(?:くらい|ぐらい)の期間|どれ(?:くらい|ぐらい)の期間|多长时间|多久"
+    ),
+    "number": re.compile(
+        r"何(?:個|人|社|回|台|つ|本|件|種類|カ月|ヶ月|か月|日|時間|分|秒|ビット|バイト|文字|番|倍|パーセント|%)|"
+        r"いくら|いくつ|どの(?:くらい|ぐらい)|どれ(?:くらい|ぐらい)|どの(?:ポート)?番号|多少|几"
+    ),
+    "date": re.compile(r"何年|何月|いつ|什么时候|哪一年|何时"),
+    "command": re.compile(r"どの(?:ような)?コマンド|何という(?:コマンド)|什么命令|哪个命令"),
+    "person": re.compile(r"誰|だれ|谁"),
+}
+# Values in Chinese and Japanese text: digits stand apart from the characters around them.
+_CJK_TIME_UNIT = re.compile(r"\d\s*(?:秒|分|時間|日|週間?|カ月|ヶ月|か月|年|天|小时|周|个月)")
 _NUMBER = re.compile(
     r"\d|\b(один|одна|одно|два|две|три|четыре|пять|шесть|семь|восемь|девять|десять|сто|тысяч\w*|миллион\w*|"
     r"двух|тр[её]х|четыр[её]х|пяти|шести|семи|восьми|девяти|десяти|(?:один|две|три|четыр|пят|шест|сем|восем|девят)"
@@ -467,6 +490,8 @@ def expected_answer_type(question: str) -> str | None:
     Pass the question without instructions about the answer (`strip_instructions`), as the answerer does.
     """
     # The question word opens the question ("When …", "В каком году …"), not a clause inside it ("… when A1 …").
+    if is_cjk(question):
+        return next((kind for kind, pattern in _CJK_QUESTION_WORD.items() if pattern.search(question)), None)
     opening = " ".join(split_into_words(question)[:4])
     for kind, pattern in _QUESTION_WORD.items():
         if pattern.search(opening):
@@ -498,6 +523,11 @@ def has_answer_type(text: str, kind: str, question: str = "", common: Callable[[
         )
     # Value words of the question's language, when it is one of rag.languages, count too ("plusieurs mois").
     native = value_pattern(word_language(question), kind) if question else None
+    if _CJK_RUN.search(text):
+        if kind == "duration" and any(match.group(0) not in question for match in _CJK_TIME_UNIT.finditer(text)):
+            return True
+        # "2004年", "18カ月": the digits are a token of their own.
+        text = _CJK_RUN.sub(lambda match: f" {match.group(0)} ", text)
     if kind == "duration":
         units = [*_TIME_UNIT.finditer(text), *(native.finditer(text) if native else ())]
         return any(normalize(match.group(0)) not in asked for match in units)
@@ -600,8 +630,11 @@ _WHY = re.compile(
     r"por qu[eé]|perch[eé]|waarom)\b",
     re.IGNORECASE,
 )
+_CJK_WHY = re.compile(r"なぜ|何故|どうして|为什么|為什麼")
 
 
 def asks_for_reasons(question: str) -> bool:
     """Tell whether a question asks why (its answer may be several reasons)."""
+    if is_cjk(question):
+        return bool(_CJK_WHY.search(question))
     return bool(_WHY.search(" ".join(split_into_words(question))))

@@ -24,11 +24,14 @@ FLOORS = {
     "debian-reference-en": (0.88, 0.57, 0.03),
     "mixed-ru-en": (0.76, 0.71, 0.07),
     "packaging-ru-pdf": (0.80, 0.85, 0.07),
-    # The development corpora for languages other than Russian and English (measured 0.735, 0.43, 0;
+    # The development corpora for other Latin-script languages (measured 0.735, 0.43, 0;
     # 0.70, 0.57, 0.087; 0.90, 0.86, 0.043).
     "handbook-fr": (0.70, 0.28, 0.04),
     "handbook-de-dev": (0.66, 0.42, 0.13),
     "handbook-es": (0.86, 0.71, 0.09),
+    # Chinese and Japanese handling (measured 0.767, 0.57, 0), and partly translated Russian help.
+    "handbook-ja-dev": (0.73, 0.42, 0.04),
+    "gimp-ru": (0.59, 0.57, 0.28),
     # Held out: no rule was written or tuned while looking at their questions; the floors only guard them.
     # (handbook-en is held out too, but its answers are over the 300-character bound: not a CI floor yet.)
     "doublecmd-ru": (0.73, 0.62, 0.12),

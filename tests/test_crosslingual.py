@@ -14,7 +14,18 @@ from rag.config import Settings
 from rag.embeddings import Embedder
 from rag.engine import Engine, open_store
 from rag.models import Passage, Retrieval, Sentence
-from rag.text import asked_focus, extract_terms, split_into_sentences, split_into_words, stem_word, vocabulary
+from rag.text import (
+    asked_focus,
+    asks_for_reasons,
+    expected_answer_type,
+    extract_terms,
+    find_names,
+    has_answer_type,
+    split_into_sentences,
+    split_into_words,
+    stem_word,
+    vocabulary,
+)
 from ui.runtime import build_corpus_engine
 
 
@@ -183,3 +194,32 @@ def test_a_second_part_of_an_answer_across_languages_joins_through_translated_wo
     retrieval.translations = {stem_word("edited"): (stem_word("редактировать"),)}
     chosen = answerer._choose(scored, question, retrieval)
     assert [item.sentence.text for item in chosen] == [first, second]
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("Mandriva Linux は何年に消えましたか?", "date"),
+        ("/var/log/dpkg.log は既定で何日間保存されますか?", "duration"),
+        ("新しいバージョンは何カ月ごとにリリースされますか?", "number"),
+        ("契約に年間いくら支払っていますか?", "number"),
+        ("外来アーキテクチャを定義するにはどのコマンドを使いますか?", "command"),
+        ("dpkg を書いたのは誰ですか?", "person"),
+        ("dpkg はパッケージをインストールしますか?", None),
+    ],
+)
+def test_japanese_questions_ask_for_values_wherever_the_question_word_stands(question: str, kind: str | None) -> None:
+    assert expected_answer_type(question) == kind
+
+
+def test_values_and_names_in_japanese_text() -> None:
+    question = "Mandriva Linux は何年に消えましたか?"
+    assert has_answer_type("Mandriva Linux は 2015年に消えました。", "date", question)
+    assert not has_answer_type(
+        "既に消えてしまったもの (Caldera Linux、Mandriva Linux など) も多いです。", "date", question
+    )
+    assert has_answer_type("ログは 30 日間保存されます。", "duration", "ログは何日間保存されますか?")
+    assert not has_answer_type("ログは保存されます。", "duration", "ログは何日間保存されますか?")
+    # No capitals in Japanese: a capitalized Latin word is a name even where it opens the question.
+    assert find_names("Pidgin は ICE と TURN の両方をサポートしていますか?") == ["pidgin", "ice", "turn"]
+    assert asks_for_reasons("ICE と TURN プロトコルはなぜ開発されたのですか?")

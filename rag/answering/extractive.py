@@ -30,6 +30,7 @@ from rag.text import (
     extract_terms,
     has_answer_type,
     is_addressed_to_assistant,
+    is_cjk,
     is_lead_in,
     missing_qualifiers,
     split_into_words,
@@ -259,9 +260,12 @@ class ExtractiveAnswerer(Answerer):
         signals = measure_signals(request.retrieval, scored[0].terms, question, context, lead)
         # Word-overlap signals only mean something when the question and the evidence share a language, and
         # one whose words citechat stems, whose stop words it knows and that does not compound them.
-        # Names are compared in every language citechat stems, also in those that compound words.
+        # Names are compared in every language citechat stems, also in those that compound words, and
+        # between Chinese or Japanese texts (their Latin capitalized words).
         language = word_language(request.standalone_question)
-        same_names = language is not None and language == word_language(scored[0].passage.text)
+        same_names = language == word_language(scored[0].passage.text) and (
+            language is not None or is_cjk(request.standalone_question)
+        )
         same_language = same_names and counts_shared_words(language)
         return Inspection(chosen, signals, same_language, same_names)
 
