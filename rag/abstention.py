@@ -190,6 +190,9 @@ def measure_signals(
             return weights[stem]
         return retrieval.idf(stem) if retrieval.idf else topic_idf
 
+    def common(stem: str) -> bool:
+        return weight(stem) < topic_idf or bool(retrieval.widespread and retrieval.widespread(stem))
+
     signals = EvidenceSignals(
         best_dense=best_dense,
         corpus_coverage=weighted_coverage(terms, weights, lambda term: retrieval.term_presence.get(term, 0.0)),
@@ -222,15 +225,11 @@ def measure_signals(
         if detect_language(name) == lead.script
         and not is_stopword(name, language)
         and not any(match_strength(stem, lead_terms) for stem in extract_terms(name, language))
-        and not _topic_wide(name, weight, topic_idf, language)
+        and not _topic_wide(name, common, language)
     ]
     lowered = normalize(lead.text)
     named = find_specific_tokens(question)
-    missing = [
-        token
-        for token in named
-        if not _mentions(lowered, token) and not _topic_wide(token, weight, topic_idf, language)
-    ]
+    missing = [token for token in named if not _mentions(lowered, token) and not _topic_wide(token, common, language)]
     # A question naming several options gives context with some ("… при safe-upgrade и full-upgrade"): one
     # of them written in lower case (an option, a file, a command, not a product's name) may sit in the
     # next passage. A swapped product ("Microsoft Access") is capitalized and still refuses.
@@ -250,7 +249,7 @@ def measure_signals(
     ):
         signals.missing_type = wanted or "number"
     if wanted == "person":
-        topic = partial(_topic_wide, weight=weight, below=topic_idf, language=language)
+        topic = partial(_topic_wide, common=common, language=language)
         if not has_answer_type(context.quoted_prose, wanted, question, topic):
             signals.missing_type = wanted
     elif wanted in ("number", "date", "duration") and not has_answer_type(
@@ -265,10 +264,10 @@ def _mentions(lowered: str, token: str) -> bool:
     return any(form in lowered for form in {token, token.replace("-", " "), token.replace("-", "")})
 
 
-def _topic_wide(word: str, weight: Callable[[str], float], below: float, language: str) -> bool:
-    """Tell whether a word is so common in the corpus (idf `below`) that it is its topic, not the asked thing."""
+def _topic_wide(word: str, common: Callable[[str], bool], language: str) -> bool:
+    """Tell whether a word is so common in the corpus (`common` stems) that it is its topic, not the asked thing."""
     stems = extract_terms(word, language) or [stem_word(word, language)]
-    return all(weight(stem) < below for stem in stems)
+    return all(common(stem) for stem in stems)
 
 
 @dataclass

@@ -164,7 +164,7 @@ class HybridRetriever(BaseRetriever):
                 for chunk_id in ids
                 if chunk_id in known and committed.get(known[chunk_id][0].source) == known[chunk_id][0].content_hash
             ]
-            index = LexicalIndex.from_terms(visible)
+            index = LexicalIndex.from_terms(visible, {chunk_id: known[chunk_id][0].source for chunk_id, _ in visible})
             with self._lock:
                 self._lexical, self._committed, self._revision = index, committed, revision
 
@@ -267,6 +267,7 @@ class HybridRetriever(BaseRetriever):
             term_presence=presence,
             idf=lexical.idf,
             topic_idf=lexical.topic_idf(),
+            widespread=lexical.widespread,
             translations=translations,
         )
 

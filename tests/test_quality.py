@@ -15,6 +15,7 @@ from rag.answering.extractive import ExtractiveAnswerer, ScoredSentence, fit_cov
 from rag.config import Settings
 from rag.embeddings import Embedder
 from rag.engine import Engine
+from rag.lexical import LexicalIndex
 from rag.models import Passage, Retrieval, Sentence
 from rag.text import (
     asks_for_reasons,
@@ -366,3 +367,17 @@ def test_a_why_answer_brings_the_reason_after_the_sentence_restating_the_questio
     answerer = ExtractiveAnswerer()
     assert [item.sentence.text for item in answerer._add_context(best)] == [restated]
     assert [item.sentence.text for item in answerer._add_context(best, explains=True)] == [restated, reason]
+
+
+def test_a_name_in_a_third_of_the_documents_is_the_corpus_topic() -> None:
+    pages = {f"page{n}": ["gimp", "layer"] if n < 4 else ["layer", f"word{n}"] for n in range(12)}
+    chunks = [
+        (f"{page}-{part}", terms if part == 0 else ["mask"]) for page, terms in pages.items() for part in range(5)
+    ]
+    index = LexicalIndex.from_terms(chunks, {chunk_id: chunk_id.split("-")[0] for chunk_id, _ in chunks})
+    # "gimp" is in 4 of 60 chunks (not a tenth) but in 4 of 12 pages: the topic. A stem of one page is not.
+    assert index.idf("gimp") > index.topic_idf()
+    assert index.widespread("gimp") and index.widespread("layer")
+    assert not index.widespread("word5")
+    # Without documents (or with fewer than three) nothing is widespread.
+    assert not LexicalIndex.from_terms(chunks).widespread("layer")

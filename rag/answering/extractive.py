@@ -88,6 +88,8 @@ CONTRAST = re.compile(
 )
 # Cross-language keyword credit is fitted on at least this many same-language sentences.
 MIN_FIT_POINTS = 8
+# A "why" answer's best sentence holding this share of the question's words restates the question.
+RESTATED_SHARE = 0.5
 # Kinds that are context, not answers.
 UNQUOTABLE_KINDS = frozenset({"heading", "term"})
 
@@ -246,7 +248,9 @@ class ExtractiveAnswerer(Answerer):
             logger.info("refused (%s): %s", ", ".join(verdict.reasons), request.standalone_question[:80])
         if verdict.abstain:
             return [], verdict.confidence
-        return self._add_context(inspection.chosen, asks_for_reasons(request.standalone_question)), verdict.confidence
+        return self._add_context(
+            inspection.chosen, self._restates_why(request, inspection.chosen[0])
+        ), verdict.confidence
 
     def inspect(self, request: AnswerRequest) -> Inspection | None:
         """Return the candidate answer and the evidence signals it is judged by (None without candidates)."""
@@ -388,6 +392,17 @@ class ExtractiveAnswerer(Answerer):
             or bool(words and words[0] in ANAPHORS)
             or any(word in POINTERS for word in words[1:])
         )
+
+    @staticmethod
+    def _restates_why(request: AnswerRequest, best: ScoredSentence) -> bool:
+        """Tell whether the question asks why and the best sentence holds RESTATED_SHARE of its words: then
+        it restates the question, and the reason is in the sentence after it."""
+        question = strip_instructions(request.standalone_question)
+        if not asks_for_reasons(question):
+            return False
+        terms = set(extract_terms(question, request.retrieval.language))
+        strength = term_strength(best.terms, request.retrieval.translations)
+        return bool(terms) and sum(1 for term in terms if strength(term)) >= RESTATED_SHARE * len(terms)
 
     def _add_context(self, chosen: list[ScoredSentence], explains: bool = False) -> list[ScoredSentence]:
         """Put the preceding line before a fragment, and what a lead-in announces after it.
