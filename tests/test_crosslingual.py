@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from rag.abstention import AnswerContext, measure_signals, term_strength
+from rag.answering.base import AnswerRequest
 from rag.answering.extractive import ExtractiveAnswerer, ScoredSentence
 from rag.config import Settings
 from rag.embeddings import Embedder
@@ -223,3 +224,34 @@ def test_values_and_names_in_japanese_text() -> None:
     # No capitals in Japanese: a capitalized Latin word is a name even where it opens the question.
     assert find_names("Pidgin は ICE と TURN の両方をサポートしていますか?") == ["pidgin", "ice", "turn"]
     assert asks_for_reasons("ICE と TURN プロトコルはなぜ開発されたのですか?")
+
+
+def test_word_rules_hold_only_where_most_passages_are_in_the_question_language(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    """Russian help with one untranslated English paragraph: an English question is a cross-lingual one."""
+    folder = tmp_path / "help"
+    folder.mkdir()
+    russian = [
+        "Инструмент «Масштаб» изменяет размер слоя, выделения или контура. Вызвать его можно комбинацией "
+        "клавиш Shift+S или через меню Инструменты → Преобразование → Масштаб.",
+        "Инструмент «Кадрирование» обрезает изображение или слой. Параметры инструмента задают фиксированное "
+        "соотношение сторон и положение рамки.",
+        "Маска слоя задаёт прозрачность частей слоя. Белые области маски непрозрачны, чёрные прозрачны.",
+    ]
+    for number, text in enumerate(russian):
+        (folder / f"page{number}.txt").write_text(f"Страница {number}\n\n{text}\n", encoding="utf-8")
+    (folder / "crop.txt").write_text(
+        "Кадрирование\n\nA fairly recent change in GIMP is that the canvas size is not changed after cropping.\n",
+        encoding="utf-8",
+    )
+    engine = build_corpus_engine(Settings(data_dir=tmp_path / "data"), [folder], embedder, notify=lambda _: None)
+    question = "Is the canvas size changed after cropping in GIMP?"
+    retrieval = engine.retriever.search(question)
+    inspection = engine.answerer.inspect(AnswerRequest(question, question, "en", retrieval))
+    assert inspection is not None and "canvas" in inspection.chosen[0].sentence.text
+    assert not inspection.same_language and not inspection.same_names
+    question = "Какой комбинацией клавиш вызывается инструмент «Масштаб»?"
+    retrieval = engine.retriever.search(question)
+    inspection = engine.answerer.inspect(AnswerRequest(question, question, "ru", retrieval))
+    assert inspection is not None and inspection.same_language

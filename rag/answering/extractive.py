@@ -266,9 +266,14 @@ class ExtractiveAnswerer(Answerer):
         # one whose words citechat stems, whose stop words it knows and that does not compound them.
         # Names are compared in every language citechat stems, also in those that compound words, and
         # between Chinese or Japanese texts (their Latin capitalized words).
+        # And only when the retrieved passages are mostly in the question's language: an English question over
+        # Russian help with a few English paragraphs is answered across languages, whatever the best one is.
         language = word_language(request.standalone_question)
-        same_names = language == word_language(scored[0].passage.text) and (
-            language is not None or is_cjk(request.standalone_question)
+        passages = [word_language(passage.text) for passage in request.retrieval.passages]
+        same_names = (
+            language == word_language(scored[0].passage.text)
+            and (language is not None or is_cjk(request.standalone_question))
+            and 2 * passages.count(language) >= len(passages)
         )
         same_language = same_names and counts_shared_words(language)
         return Inspection(chosen, signals, same_language, same_names)
