@@ -454,8 +454,8 @@ _NUMBER = re.compile(
     r"надцат\w*|двадцат\w*|тридцат\w*|сорок\w*|(?:пят|шест|сем|восем)ь?(?:и|ью)?десят\w*|девяност\w*|двест\w*|"
     r"трист\w*|четырест\w*|(?:пят|шест|сем|восем|девят)ь?сот\w*|eleven|twelve|(?:thir|four|fif|six|seven|eigh|nine)"
     r"teen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|"
-    r"миллиард\w*|трлн|млрд|млн|несколько|половин\w*|треть|четверть|one|two|three|four|five|six|seven|eight|nine|ten|"
-    r"hundred|thousand|million|billion|dozen|half|several)\b",
+    r"миллиард\w*|трлн|млрд|млн|половин\w*|треть|четверть|one|two|three|four|five|six|seven|eight|nine|ten|"
+    r"hundred|thousand|million|billion|dozen|half)\b",
     re.IGNORECASE,
 )
 _DATE = re.compile(
@@ -521,7 +521,7 @@ def has_answer_type(text: str, kind: str, question: str = "", common: Callable[[
         return bool(_EMAIL.search(text)) or any(
             name not in own and not (common and common(name)) for name in find_names(text)
         )
-    # Value words of the question's language, when it is one of rag.languages, count too ("plusieurs mois").
+    # Value words of the question's language, when it is one of rag.languages, count too ("trois mois").
     native = value_pattern(word_language(question), kind) if question else None
     if _CJK_RUN.search(text):
         if kind == "duration" and any(match.group(0) not in question for match in _CJK_TIME_UNIT.finditer(text)):

@@ -120,7 +120,11 @@ def test_question_words_of_other_languages_ask_for_values() -> None:
     assert expected_answer_type("Quelle commande active un module ?") == "command"
     # "Wer …" asks for a name, which German capitals cannot show: no asked kind.
     assert expected_answer_type("Wer entwickelt Nagios?") is None
-    assert has_answer_type("La procédure dure plusieurs mois.", "number", "Combien de mois dure la procédure ?")
+    assert has_answer_type("La procédure dure trois mois.", "number", "Combien de mois dure la procédure ?")
+    # "Several" is no count: the text does not say how many.
+    assert not has_answer_type("La procédure dure plusieurs mois.", "number", "Combien de mois dure la procédure ?")
+    assert not has_answer_type("Несколько стран углубляют связи.", "number", "Сколько стран углубляют связи?")
+    assert not has_answer_type("Several countries joined.", "number", "How many countries joined?")
     assert not has_answer_type("Un statut a été introduit.", "date", "En quelle année le statut est-il introduit ?")
     assert asked_qualifiers("Quel est le port par défaut ?") == ["default"]
     assert missing_qualifiers("Quel est le port par défaut ?", "Le port est 80.") == ["default"]
