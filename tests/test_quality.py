@@ -381,3 +381,31 @@ def test_a_name_in_a_third_of_the_documents_is_the_corpus_topic() -> None:
     assert not index.widespread("word5")
     # Without documents (or with fewer than three) nothing is widespread.
     assert not LexicalIndex.from_terms(chunks).widespread("layer")
+
+
+def test_a_why_answer_pointing_back_from_its_paragraph_brings_the_paragraph_before() -> None:
+    cause = "Some clients have problems sending voice through firewalls and NAT networks."
+    effect = "Users may receive ghost calls or not be able to call at all."
+    answer = "The ICE and TURN protocols were developed to resolve these issues."
+    text = f"{cause} {effect}\n\n{answer}"
+    passage = Passage("c1", text, "s", "t", 0, len(text))
+    starts = [0, len(cause) + 1, len(cause) + 1 + len(effect) + 2]
+    passage.sentences = [
+        Sentence(part, start, start + len(part)) for part, start in zip([cause, effect, answer], starts, strict=True)
+    ]
+    best = [ScoredSentence(passage.sentences[2], passage, 2, 1.0, set())]
+    answerer = ExtractiveAnswerer()
+    assert [item.sentence.text for item in answerer._add_context(best)] == [effect, answer]
+    assert [item.sentence.text for item in answerer._add_context(best, causes=True)] == [cause, effect, answer]
+
+
+def test_a_japanese_demonstrative_brings_the_sentence_before() -> None:
+    before = "一部のクライアントはファイアウォール越しに音声を送信する際に大きな問題を抱えています。"
+    pointing = (
+        "ICE および TURN プロトコルは、ファイアウォールや NAT を越えて音声とビデオを届けるという"
+        "この問題を解決するために開発されました。"
+    )
+    passage = Passage("c1", before + pointing, "s", "t", 0, len(before + pointing))
+    passage.sentences = [Sentence(before, 0, len(before)), Sentence(pointing, len(before), passage.end)]
+    best = [ScoredSentence(passage.sentences[1], passage, 1, 1.0, set())]
+    assert [item.sentence.text for item in ExtractiveAnswerer()._add_context(best)] == [before, pointing]

@@ -50,6 +50,12 @@ FOLLOW_UP_BONUS = 0.03
 # Demonstratives inside a sentence point back ("… developed to resolve these issues", "… решает эти проблемы"):
 # the sentence needs the one before it. ("это" is also a copula, so it is not one.)
 POINTERS = frozenset("этот эта эти этого этой этих этому этим этом эту these those".split())
+# Chinese and Japanese demonstratives ("この問題", "这些问题") point back from anywhere in a sentence.
+CJK_POINTERS = re.compile(r"この|その|これら|それら|上記|このような|这些|该|此类|上述")
+# A sentence opening its paragraph and pointing back ("The ICE and TURN protocols were developed to resolve
+# these issues.") points at the paragraph before: up to this many of its last sentences, this long.
+REFERENT_SENTENCES = 2
+REFERENT_CHARS = 300
 
 # Sentence score = contextual similarity + LEXICAL_WEIGHT * idf-weighted question coverage
 #                 + PASSAGE_WEIGHT * normalized passage score - a penalty for fragments. Set by reading the
@@ -246,11 +252,10 @@ class ExtractiveAnswerer(Answerer):
         verdict = self._policy.judge(inspection.signals, inspection.same_language, inspection.same_names)
         if verdict.abstain:
             logger.info("refused (%s): %s", ", ".join(verdict.reasons), request.standalone_question[:80])
-        if verdict.abstain:
             return [], verdict.confidence
-        return self._add_context(
-            inspection.chosen, self._restates_why(request, inspection.chosen[0])
-        ), verdict.confidence
+        explains = self._restates_why(request, inspection.chosen[0])
+        causes = asks_for_reasons(strip_instructions(request.standalone_question))
+        return self._add_context(inspection.chosen, explains, causes), verdict.confidence
 
     def inspect(self, request: AnswerRequest) -> Inspection | None:
         """Return the candidate answer and the evidence signals it is judged by (None without candidates)."""
@@ -389,14 +394,39 @@ class ExtractiveAnswerer(Answerer):
 
     @staticmethod
     def _needs_context(sentence: Sentence, previous: Sentence) -> bool:
-        words = split_into_words(sentence.text)
         if previous.kind == "term" or (sentence.kind == "code" and is_lead_in(previous.text)):
             return True
-        return (
-            len(sentence.text) < MIN_STANDALONE_CHARS
-            or bool(words and words[0] in ANAPHORS)
-            or any(word in POINTERS for word in words[1:])
-        )
+        return len(sentence.text) < MIN_STANDALONE_CHARS or ExtractiveAnswerer._points_back(sentence)
+
+    @staticmethod
+    def _points_back(sentence: Sentence, demonstrative_only: bool = False) -> bool:
+        """Tell whether a sentence opens with an anaphor or holds a demonstrative ("… these issues")."""
+        words = split_into_words(sentence.text)
+        if is_cjk(sentence.text):
+            return CJK_POINTERS.search(sentence.text) is not None
+        opens = not demonstrative_only and bool(words and words[0] in ANAPHORS)
+        return opens or any(word in POINTERS for word in words[1:])
+
+    @staticmethod
+    def _referent(item: ScoredSentence) -> list[int]:
+        """Return the indexes of the sentences a sentence needing context is read with: the one before it,
+        or, for a sentence opening its paragraph and pointing back, the last ones of the paragraph before."""
+        sentences, passage, index = item.passage.sentences, item.passage, item.index
+
+        def gap(first: int) -> str:
+            return passage.text[sentences[first].end - passage.start : sentences[first + 1].start - passage.start]
+
+        previous = [index - 1]
+        if not ExtractiveAnswerer._points_back(item.sentence, demonstrative_only=True) or "\n\n" not in gap(index - 1):
+            return previous
+        size = len(sentences[index - 1].text)
+        while len(previous) < REFERENT_SENTENCES and previous[0] > 0:
+            earlier = previous[0] - 1
+            size += len(sentences[earlier].text)
+            if "\n\n" in gap(earlier) or sentences[earlier].kind not in ("text", "item") or size > REFERENT_CHARS:
+                break
+            previous.insert(0, earlier)
+        return previous
 
     @staticmethod
     def _restates_why(request: AnswerRequest, best: ScoredSentence) -> bool:
@@ -409,12 +439,16 @@ class ExtractiveAnswerer(Answerer):
         strength = term_strength(best.terms, request.retrieval.translations)
         return bool(terms) and sum(1 for term in terms if strength(term)) >= RESTATED_SHARE * len(terms)
 
-    def _add_context(self, chosen: list[ScoredSentence], explains: bool = False) -> list[ScoredSentence]:
+    def _add_context(
+        self, chosen: list[ScoredSentence], explains: bool = False, causes: bool = False
+    ) -> list[ScoredSentence]:
         """Put the preceding line before a fragment, and what a lead-in announces after it.
 
-        `explains`: the question asks why. The sentence closest to it usually restates it ("… cannot handle
-        high traffic"), and the reason follows ("The explanation is that …", "Это даст возможность …"),
-        so the best sentence brings the next one.
+        `explains`: the question asks why and the best sentence restates it ("… cannot handle high
+        traffic"); the reason follows ("The explanation is that …", "Это даст возможность …"), so the best
+        sentence brings the next one. `causes`: the question asks why; a sentence pointing back from the
+        start of its paragraph ("… developed to resolve these issues") brings the paragraph before, which
+        holds the cause.
         """
         result: list[ScoredSentence] = []
         taken = {(item.passage.chunk_id, item.index) for item in chosen}
@@ -428,7 +462,8 @@ class ExtractiveAnswerer(Answerer):
         for item in chosen:
             sentences = item.passage.sentences
             if item.index > 0 and self._needs_context(item.sentence, sentences[item.index - 1]):
-                take(item, item.index - 1)
+                for index in self._referent(item) if causes else [item.index - 1]:
+                    take(item, index)
             take(item, item.index)
             if is_lead_in(item.sentence.text) or _announces_code(sentences, item.index):
                 size = 0
