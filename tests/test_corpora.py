@@ -22,19 +22,20 @@ CORPORA = Path(__file__).resolve().parent / "corpora"
 FLOORS = {
     "aptitude-ru": (0.81, 0.85, 0.10),
     "debian-reference-en": (0.88, 0.57, 0.03),
-    "mixed-ru-en": (0.76, 0.71, 0.07),
-    "packaging-ru-pdf": (0.80, 0.85, 0.07),
-    # The development corpora for other Latin-script languages (measured 0.735, 0.43, 0;
-    # 0.70, 0.57, 0.087; 0.90, 0.86, 0.043).
-    "handbook-fr": (0.70, 0.28, 0.04),
+    "mixed-ru-en": (0.81, 0.71, 0.07),
+    "packaging-ru-pdf": (0.80, 0.85, 0.04),
+    # The development corpora for other Latin-script languages (measured 0.765, 0.57, 0; 0.70, 0.57,
+    # 0.087; 0.90, 0.86, 0.043).
+    "handbook-fr": (0.73, 0.42, 0.04),
     "handbook-de-dev": (0.66, 0.42, 0.13),
     "handbook-es": (0.86, 0.71, 0.09),
-    # Chinese and Japanese handling (measured 0.767, 0.57, 0), and partly translated Russian help.
-    "handbook-ja-dev": (0.73, 0.42, 0.04),
-    "gimp-ru": (0.59, 0.57, 0.28),
+    # Chinese and Japanese handling (measured 0.80, 0.57, 0), and partly translated Russian help (0.688,
+    # 0.71, 0.16).
+    "handbook-ja-dev": (0.76, 0.42, 0.04),
+    "gimp-ru": (0.65, 0.57, 0.20),
     # Held out: no rule was written or tuned while looking at their questions; the floors only guard them.
     # (handbook-en is held out too, but its answers are over the 300-character bound: not a CI floor yet.)
-    "doublecmd-ru": (0.73, 0.62, 0.12),
+    "doublecmd-ru": (0.78, 0.62, 0.09),
     "kicad-ru": (0.57, 0.75, 0.22),
 }
 
