@@ -5,6 +5,7 @@ The floors are regressions guards measured with bench/corpora.py, not targets: t
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,10 @@ FLOORS = {
     "doublecmd-ru": (0.78, 0.62, 0.09),
     "kicad-ru": (0.57, 0.75, 0.22),
 }
+# Each floor ingests its corpus with the real embedder from an empty cache (a minute or two on two cores):
+# these run with CITECHAT_ALL_CORPORA=1, so the CI run stays well under its 30 minutes. Their gold sets
+# are still checked against the documents.
+OUTSIDE_CI = frozenset({"kicad-ru", "handbook-de-dev", "handbook-es"})
 
 
 @pytest.mark.parametrize("name", sorted(FLOORS))
@@ -54,6 +59,8 @@ def test_gold_evidence_is_in_the_documents(name: str) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(FLOORS))
 def test_corpus_quality_floor(name: str, tmp_path: Path, embedder: Embedder) -> None:
+    if name in OUTSIDE_CI and not os.environ.get("CITECHAT_ALL_CORPORA"):
+        pytest.skip(f"{name}: set CITECHAT_ALL_CORPORA=1 (or run bench/corpora.py); kept out of CI for its time")
     engine = build_corpus_engine(Settings(data_dir=tmp_path / "data"), [CORPORA / name / "docs"], embedder)
     results = run_gold(engine, load_gold(CORPORA / name / "gold.jsonl"))
     print(f"\n{name}\n" + format_table(results))
