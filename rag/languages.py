@@ -128,6 +128,7 @@ def interrogatives(language: str | None) -> frozenset[str]:
     return frozenset(words.opening.split()) if words else frozenset()
 
 
+@lru_cache(maxsize=4 * (len(WORDS) + 1))
 def question_patterns(language: str | None) -> dict[str, re.Pattern[str]]:
     """Return the question openings of a language of WORDS by kind (empty for others)."""
     words = WORDS.get(language or "")
@@ -136,6 +137,7 @@ def question_patterns(language: str | None) -> dict[str, re.Pattern[str]]:
     return {kind: re.compile(rf"\b(?:{pattern})\b", re.IGNORECASE) for kind, pattern in words.questions.items()}
 
 
+@lru_cache(maxsize=4 * (len(WORDS) + 1))
 def value_pattern(language: str | None, kind: str) -> re.Pattern[str] | None:
     """Return the words that state a number, date or duration in a language of WORDS (None for others)."""
     words = WORDS.get(language or "")
@@ -145,6 +147,7 @@ def value_pattern(language: str | None, kind: str) -> re.Pattern[str] | None:
     return re.compile(rf"\b(?:{pattern})\b", re.IGNORECASE)
 
 
+@lru_cache(maxsize=4 * (len(WORDS) + 1))
 def default_patterns(language: str | None) -> tuple[re.Pattern[str], re.Pattern[str]] | None:
     """Return (asked, stated) patterns of "by default" in a language of WORDS (None for others)."""
     words = WORDS.get(language or "")

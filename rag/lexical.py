@@ -56,12 +56,13 @@ class LexicalIndex:
         self._document_frequency = frequencies
         self._size = len(chunks)
         # How many documents hold each stem (not only chunks).
-        self._source_count = len(set(sources.values())) if sources else 0
         owners = sources or {}
+        self._source_count = len(set(owners.values()))
         holders: dict[str, set[str]] = {}
-        for chunk_id, terms in chunks if owners else ():
-            for term in set(terms):
-                holders.setdefault(term, set()).add(owners.get(chunk_id, chunk_id))
+        for chunk_id, terms in chunks:
+            if chunk_id in owners:
+                for term in set(terms):
+                    holders.setdefault(term, set()).add(owners[chunk_id])
         self._source_frequency = {term: len(found) for term, found in holders.items()}
         self._by_prefix: dict[str, set[str]] = {}
         for term in frequencies:

@@ -253,8 +253,8 @@ class ExtractiveAnswerer(Answerer):
         if verdict.abstain:
             logger.info("refused (%s): %s", ", ".join(verdict.reasons), request.standalone_question[:80])
             return [], verdict.confidence
-        explains = self._restates_why(request, inspection.chosen[0])
         causes = asks_for_reasons(strip_instructions(request.standalone_question))
+        explains = causes and self._restates_question(request, inspection.chosen[0])
         return self._add_context(inspection.chosen, explains, causes), verdict.confidence
 
     def inspect(self, request: AnswerRequest) -> Inspection | None:
@@ -429,12 +429,10 @@ class ExtractiveAnswerer(Answerer):
         return previous
 
     @staticmethod
-    def _restates_why(request: AnswerRequest, best: ScoredSentence) -> bool:
-        """Tell whether the question asks why and the best sentence holds RESTATED_SHARE of its words: then
-        it restates the question, and the reason is in the sentence after it."""
+    def _restates_question(request: AnswerRequest, best: ScoredSentence) -> bool:
+        """Tell whether the best sentence holds RESTATED_SHARE of the question's words: it restates a "why"
+        question, and the reason is in the sentence after it."""
         question = strip_instructions(request.standalone_question)
-        if not asks_for_reasons(question):
-            return False
         terms = set(extract_terms(question, request.retrieval.language))
         strength = term_strength(best.terms, request.retrieval.translations)
         return bool(terms) and sum(1 for term in terms if strength(term)) >= RESTATED_SHARE * len(terms)
