@@ -70,6 +70,8 @@ class EvidenceSignals:
     missing_names: list[str] = field(default_factory=list)
     missing_tokens: list[str] = field(default_factory=list)
     missing_type: str | None = None
+    # Names a corpus written mostly in the question's script never mentions, nor a counterpart of them.
+    unknown_anywhere: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -204,6 +206,11 @@ def measure_signals(
             if retrieval.term_presence.get(stem_word(name, language), 1.0) == 0.0
         ],
     )
+    if retrieval.native:
+        unknown = [name for name in signals.unknown_names if not retrieval.translations.get(stem_word(name, language))]
+        # Most of what the question names, not one capitalized word ("Prime Minister of Japan").
+        if 2 * len(unknown) > len(find_names(retrieval.query)):
+            signals.unknown_anywhere = unknown
     if question is None or context is None:
         return signals
     context_terms = set(extract_terms(context.text, language))
@@ -308,11 +315,11 @@ class AbstentionPolicy:
             reasons.append("distant")
         if signals.missing_type or signals.missing_tokens:
             reasons.append("missing value")
-        if same_names and signals.has_terms:
-            if signals.unknown_names and signals.best_dense < self.unknown_name_dense:
-                reasons.append("unknown name")
-            if signals.missing_names:
-                reasons.append("other entity")
+        unknown = signals.unknown_names if same_names else signals.unknown_anywhere
+        if signals.has_terms and unknown and signals.best_dense < self.unknown_name_dense:
+            reasons.append("unknown name")
+        if same_names and signals.has_terms and signals.missing_names:
+            reasons.append("other entity")
         if same_language and signals.has_terms:
             if signals.answer_coverage < self.min_answer_coverage:
                 reasons.append("question words missing from the answer")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import bm25s
 import numpy as np
@@ -64,12 +64,31 @@ class LexicalIndex:
                 for term in set(terms):
                     holders.setdefault(term, set()).add(owners[chunk_id])
         self._source_frequency = {term: len(found) for term, found in holders.items()}
+        # A chunk that repeats another word for word (the same page in two packages, a footer on every page)
+        # is one passage: the first of its copies by id stands for all.
+        first: dict[tuple[str, ...], str] = {}
+        self._canonical: dict[str, str] = {}
+        for chunk_id, terms in chunks:
+            if terms:
+                self._canonical[chunk_id] = first.setdefault(tuple(terms), chunk_id)
         self._by_prefix: dict[str, set[str]] = {}
         for term in frequencies:
             self._by_prefix.setdefault(term[:PREFIX_CHARS], set()).add(term)
 
     def __len__(self) -> int:
         return self._size
+
+    def canonical(self, chunk_id: str) -> str:
+        """Return the chunk that stands for `chunk_id` and its word-for-word copies (itself if it has none)."""
+        return self._canonical.get(chunk_id, chunk_id)
+
+    def distinct(self, chunk_ids: Iterable[str]) -> list[str]:
+        """Return a ranking with each chunk's copies replaced by the chunk that stands for them, once."""
+        return list(dict.fromkeys(self.canonical(chunk_id) for chunk_id in chunk_ids))
+
+    def language_share(self, language: str) -> float:
+        """Return the share of chunks written in `language`'s script (0 in an empty index)."""
+        return float(np.mean(self._languages == language)) if self._size else 0.0
 
     def idf(self, term: str) -> float:
         """Return the smoothed inverse document frequency of a stem (high for rare and unseen stems)."""

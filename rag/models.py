@@ -132,6 +132,9 @@ class Retrieval:
     # The language the query's words were analyzed in (rag.text.word_language, "en" when it has none):
     # evidence compared with them is analyzed in it too, so the same word gives the same stem.
     language: str = "en"
+    # Whether the corpus is written, mostly, in the query's (non-Latin) script: a name it never mentions,
+    # in that script or through a counterpart, is then unknown to it, whatever the passages' language.
+    native: bool = False
 
 
 @dataclass

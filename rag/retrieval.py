@@ -202,6 +202,7 @@ class HybridRetriever(BaseRetriever):
             self._embedder.embed_query(query) if embedding is None else np.asarray(embedding, dtype=np.float32)
         )
         language = word_language(query) or "en"
+        script = detect_language(query)
         terms = extract_terms(query, language)
         translations = self.translate(query)
         idf = {term: lexical.idf(term) for term in terms}
@@ -224,10 +225,10 @@ class HybridRetriever(BaseRetriever):
         )
         fused = fuse_rankings(
             [
-                [node.node_id for node, _ in dense],
-                [chunk_id for chunk_id, _ in lexical_hits],
-                sentence_ranking,
-                [chunk_id for chunk_id, _ in translated_hits],
+                lexical.distinct(node.node_id for node, _ in dense),
+                lexical.distinct(chunk_id for chunk_id, _ in lexical_hits),
+                lexical.distinct(sentence_ranking),
+                lexical.distinct(chunk_id for chunk_id, _ in translated_hits),
             ],
             weights=[1.0, lexical_weight, 1.0, translated_weight],
         )
@@ -269,6 +270,8 @@ class HybridRetriever(BaseRetriever):
             topic_idf=lexical.topic_idf(),
             widespread=lexical.widespread,
             translations=translations,
+            # Latin script is shared by many languages; Cyrillic is the question's own.
+            native=script != "en" and 2 * lexical.language_share(script) > 1,
         )
 
     def translate(self, query: str) -> dict[str, tuple[str, ...]]:

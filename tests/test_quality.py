@@ -10,7 +10,7 @@ import pytest
 
 from ingest.loaders import load_document, reflow_lines, strip_page_furniture
 from ingest.structure import segment_text
-from rag.abstention import AnswerContext, measure_signals
+from rag.abstention import AbstentionPolicy, AnswerContext, measure_signals
 from rag.answering.extractive import ExtractiveAnswerer, ScoredSentence, fit_coverage_by_similarity, is_quotable
 from rag.config import Settings
 from rag.embeddings import Embedder
@@ -409,3 +409,64 @@ def test_a_japanese_demonstrative_brings_the_sentence_before() -> None:
     passage.sentences = [Sentence(before, 0, len(before)), Sentence(pointing, len(before), passage.end)]
     best = [ScoredSentence(passage.sentences[1], passage, 1, 1.0, set())]
     assert [item.sentence.text for item in ExtractiveAnswerer()._add_context(best)] == [before, pointing]
+
+
+def test_a_chunk_copied_word_for_word_ranks_once() -> None:
+    chunks = [
+        ("a1", ["footer", "sphinx"]),
+        ("b1", ["footer", "sphinx"]),
+        ("c1", ["footer", "sphinx"]),
+        ("a2", ["mail"]),
+    ]
+    index = LexicalIndex.from_terms(chunks, {"a1": "a", "b1": "b", "c1": "c", "a2": "a"})
+    # The first copy by id stands for all, in every process.
+    assert index.canonical("c1") == index.canonical("b1") == "a1"
+    assert index.distinct(["c1", "a2", "b1", "a1"]) == ["a1", "a2"]
+    # A chunk the index has not seen yet (a write since the last rebuild) stands for itself.
+    assert index.canonical("new") == "new"
+
+
+def test_a_page_copied_into_two_documents_takes_one_slot(tmp_path: Path, embedder: Embedder) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    guide = (
+        "The mail relay accepts messages from the local network only. "
+        "To let a remote office send mail, add its address range to the relay_networks setting. "
+        "The relay keeps undeliverable messages for five days before it returns them to the sender."
+    )
+    # The same page shipped twice (in two packages, say) once gave two of the six passages.
+    for name in ("relay", "relay-copy"):
+        (docs / f"{name}.txt").write_text(guide, encoding="utf-8")
+    (docs / "queue.txt").write_text(
+        "The queue runner retries deferred messages every fifteen minutes. "
+        "Messages stuck in the queue can be listed with the mailq command.",
+        encoding="utf-8",
+    )
+    engine = build_corpus_engine(Settings(data_dir=tmp_path / "data"), [docs], embedder, notify=lambda _: None)
+    retrieval = engine.retriever.search("Which setting lets a remote office send mail through the relay?")
+    texts = [passage.text for passage in retrieval.passages]
+    assert guide in texts and len(texts) == len(set(texts))
+
+
+def test_a_name_a_mostly_russian_corpus_never_mentions_refuses_whatever_the_passages_language() -> None:
+    def unknown(question: str, native: bool, translations: dict[str, tuple[str, ...]] | None = None) -> list[str]:
+        terms = extract_terms(question)
+        presence = {stem_word(name): 0.0 for name in ("астане", "прайм")}
+        retrieval = Retrieval(question, np.zeros(4, dtype=np.float32), terms, [], {}, presence, language="ru")
+        retrieval.native, retrieval.translations = native, translations or {}
+        return measure_signals(retrieval, set()).unknown_anywhere
+
+    # Retrieved passages in English (a bibliography) turn the name rules off; the corpus's own language does not.
+    weather = "Какая сегодня погода в Астане?"
+    assert unknown(weather, native=True) == ["астане"]
+    signals = measure_signals(
+        Retrieval(weather, np.zeros(4, dtype=np.float32), extract_terms(weather), [], {}, {stem_word("астане"): 0.0}),
+        set(),
+    )
+    signals.best_dense, signals.unknown_anywhere = 0.82, ["астане"]
+    assert AbstentionPolicy().judge(signals, same_language=False, same_names=False).abstain
+    # Not where the corpus is mostly in another script, nor where the name has a counterpart there.
+    assert unknown(weather, native=False) == []
+    assert unknown(weather, native=True, translations={stem_word("астане"): ("astana",)}) == []
+    # One unknown capitalized word among known names is no other subject.
+    assert unknown("Что Прайм обсуждал с Японией и Казахстаном?", native=True) == []
