@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import PurePath
 
 import bm25s
 import numpy as np
@@ -63,6 +65,11 @@ class LexicalIndex:
             if chunk_id in owners:
                 for term in set(terms):
                     holders.setdefault(term, set()).add(owners[chunk_id])
+        # A document's file name says what it is about too ("gimp-tool-crop.html" in the GIMP help, whose
+        # short pages seldom repeat the product's name).
+        for source in set(owners.values()):
+            for term in set(extract_terms(re.sub(r"[-_.]+", " ", PurePath(source).stem))):
+                holders.setdefault(term, set()).add(source)
         self._source_frequency = {term: len(found) for term, found in holders.items()}
         # A chunk that repeats another word for word (the same page in two packages, a footer on every page)
         # is one passage: the first of its copies by id stands for all.

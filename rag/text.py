@@ -369,7 +369,7 @@ def find_names(text: str) -> list[str]:
         while before >= 0 and text[before].isspace():
             before -= 1
         # A table cell or a list item opens with a capital too ("libpam-cracklib | Pluggable …", "• Ubuntu …").
-        opens_sentence = before < 0 or text[before] in '.!?:;«"(–—-|•'
+        opens_sentence = before < 0 or text[before] in '.!?:;«"(–—-|•¿¡'
         word = match.group()
         if nouns_capitalized:
             # A compound joins a name to nouns ("WireGuard-VPN-Verbindung"): its named parts are the names.
@@ -552,7 +552,10 @@ def has_answer_type(text: str, kind: str, question: str = "", common: Callable[[
 _COPULAS = frozenset("является являются являлся являлась являлись".split())
 # Question words whose next content word is what the answer must speak of: the role of a person
 # ("Кто руководит …", "Who maintains …") or the things counted ("Сколько пользователей …", "How many users …").
-_FOCUSED = re.compile(r"\b(кто|who|сколько|how (?:many|much))\b")
+_FOCUSED = re.compile(
+    r"\b(кто|who|сколько|how (?:many|much)|wie viele?|combien de|cu[áa]nt[oa]s?|quant[ioea]|quant[oa]s|hoeveel|qui|"
+    r"qui[ée]n(?:es)?|chi|quem)\b"
+)
 
 
 def asked_focus(question: str) -> str | None:
@@ -561,14 +564,16 @@ def asked_focus(question: str) -> str | None:
     The first content word after the question word: "Кто сейчас руководит разработкой?" → "руковод".
     """
     words = split_into_words(question)
+    language = word_language(question)
     opening = " ".join(words[:5])
+    # "How long / combien de temps" asks for a duration, which needs no word for time beside it.
     match = _FOCUSED.search(opening)
-    if match is None:
+    if match is None or expected_answer_type(question) == "duration":
         return None
     position = len(opening[: match.end()].split())
     for following in words[position:]:
-        if not is_stopword(following) and following not in _COPULAS:
-            return stem_word(following)
+        if not is_stopword(following, language) and following not in _COPULAS:
+            return stem_word(following, language)
     return None
 
 
@@ -617,7 +622,17 @@ def _specific(text: str) -> list[str]:
     tokens = re.findall(
         r"(?<![\w-])(?:--?[a-z][\w-]*|[\w.-]*\d[\w.-]*|[a-z]+(?:[-_.][a-z0-9]+)+|/[\w./-]+)", text.lower()
     )
-    return [token.strip(".-") for token in tokens if len(token.strip(".-")) >= 2]
+    tokens = [token.strip(".-") for token in tokens if len(token.strip(".-")) >= 2]
+    # A phrase joined by hyphens around a function word ("easy-to-configure", "up-to-date") is words, not a name.
+    return [token for token in tokens if not (_HYPHENATED_WORDS.fullmatch(token) and _has_function_part(token))]
+
+
+_HYPHENATED_WORDS = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)+")
+
+
+def _has_function_part(token: str) -> bool:
+    parts = token.split("-")
+    return any(part in _STOPWORDS_EN for part in parts[1:-1])
 
 
 def is_lead_in(text: str) -> bool:

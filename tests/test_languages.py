@@ -8,7 +8,15 @@ import Stemmer
 
 from rag.abstention import AbstentionPolicy, AnswerContext, EvidenceSignals, measure_signals
 from rag.models import Retrieval
-from rag.text import extract_terms, find_names, find_specific_tokens, is_stopword, stem_word, word_language
+from rag.text import (
+    asked_focus,
+    extract_terms,
+    find_names,
+    find_specific_tokens,
+    is_stopword,
+    stem_word,
+    word_language,
+)
 
 
 @pytest.mark.parametrize(
@@ -129,3 +137,23 @@ def test_question_words_of_other_languages_ask_for_values() -> None:
     assert asked_qualifiers("Quel est le port par défaut ?") == ["default"]
     assert missing_qualifiers("Quel est le port par défaut ?", "Le port est 80.") == ["default"]
     assert missing_qualifiers("Quel est le port par défaut ?", "Par défaut, le port est 80.") == []
+
+
+def test_an_inverted_mark_opens_a_spanish_question_and_is_no_name() -> None:
+    assert find_names("¿Cuál es una aplicación concreta de ella?") == []
+    assert find_names("¡Hola! ¿Qué hace Falcot con DNAT?") == ["falcot", "dnat"]
+
+
+def test_a_phrase_joined_by_hyphens_is_no_specific_token() -> None:
+    question = "Which package contains an easy-to-configure PPTP client, up-to-date for apt-get and pptp-linux?"
+    assert find_specific_tokens(question) == ["apt-get", "pptp-linux"]
+
+
+def test_what_is_counted_or_who_is_asked_about_is_the_focus_in_every_language() -> None:
+    assert asked_focus("¿Cuántos bits tiene la llave del certificado raíz?") == stem_word("bits", "es")
+    assert asked_focus("Combien de paquets contient l'archive ?") == stem_word("paquets", "fr")
+    assert asked_focus("Wie viele Benutzer hat Debian?") == stem_word("benutzer", "de")
+    assert asked_focus("Qui est l'auteur du programme pinfo ?") == stem_word("auteur", "fr")
+    # A duration needs no word for time beside it.
+    assert asked_focus("Combien de temps dure la période de support ?") is None
+    assert asked_focus("Сколько времени длится поддержка?") is None

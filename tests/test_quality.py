@@ -470,3 +470,15 @@ def test_a_name_a_mostly_russian_corpus_never_mentions_refuses_whatever_the_pass
     assert unknown(weather, native=True, translations={stem_word("астане"): ("astana",)}) == []
     # One unknown capitalized word among known names is no other subject.
     assert unknown("Что Прайм обсуждал с Японией и Казахстаном?", native=True) == []
+
+
+def test_a_word_in_most_file_names_is_the_corpus_topic() -> None:
+    pages = ["gimp-tool-crop", "gimp-tool-scale", "gimp-layer-mask", "gimp-image-crop", "gimp-file-export"]
+    # Only one short page repeats the product's name in its text.
+    chunks = [(f"{page}#0", ["gimp", "crop"] if i == 0 else ["mask", f"word{i}"]) for i, page in enumerate(pages)]
+    sources = {chunk_id: f"/help/{chunk_id.split('#')[0]}.html" for chunk_id, _ in chunks}
+    index = LexicalIndex.from_terms(chunks, sources)
+    assert index.widespread("gimp") and not index.widespread("scale")
+    assert not LexicalIndex.from_terms(
+        chunks, {chunk_id: f"/help/page{i}.html" for i, (chunk_id, _) in enumerate(chunks)}
+    ).widespread("gimp")
