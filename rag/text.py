@@ -280,7 +280,11 @@ def split_into_content_words(text: str, language: str | None) -> list[str]:
         words = [_drop_elision(word) for word in words]
     if language in SNOWBALL_LANGUAGES:
         words = [_drop_clitics(word, language) for word in words]
-    return [word for word in words if not is_stopword(word, language)]
+    # In Japanese, pairs of hiragana are grammar ("した", "まし" of "ました"), not content.
+    return [word for word in words if not is_stopword(word, language) and not _HIRAGANA.fullmatch(word)]
+
+
+_HIRAGANA = re.compile(r"[\u3040-\u309f]+")
 
 
 def extract_terms(text: str, language: str | None = None) -> list[str]:
@@ -500,6 +504,21 @@ def expected_answer_type(question: str) -> str | None:
         if pattern.search(opening):
             return kind
     return None
+
+
+def without_question_words(question: str) -> str:
+    """Return the question without the words that ask for its value ("In welchem Jahr", "何年", "how many"):
+    what is left names the topic ("何年" would otherwise match any "2014 年に")."""
+    kind = expected_answer_type(question)
+    if kind is None:
+        return question
+    if is_cjk(question):
+        return _CJK_QUESTION_WORD[kind].sub(" ", question, count=1)
+    patterns = [_QUESTION_WORD.get(kind), question_patterns(word_language(question)).get(kind)]
+    for pattern in patterns:
+        if pattern is not None and pattern.search(question.lower()):
+            return pattern.sub(" ", question.lower(), count=1)
+    return question
 
 
 # Digits glued to Latin letters, paths, options or keys are names ("ext4", "x86_64", "V:111",

@@ -26,6 +26,7 @@ from rag.text import (
     missing_qualifiers,
     stem_word,
     strip_instructions,
+    without_question_words,
 )
 from ui.runtime import build_corpus_engine
 from ui.slack_format import build_answer_message
@@ -482,3 +483,25 @@ def test_a_word_in_most_file_names_is_the_corpus_topic() -> None:
     assert not LexicalIndex.from_terms(
         chunks, {chunk_id: f"/help/page{i}.html" for i, (chunk_id, _) in enumerate(chunks)}
     ).widespread("gimp")
+
+
+def test_a_sentence_sharing_only_the_question_word_for_the_value_does_not_join() -> None:
+    question = "In what year did Mandriva Linux disappear?"
+    assert extract_terms(without_question_words(question), "en") == extract_terms("Mandriva Linux disappear", "en")
+    text = "Mandriva Linux disappeared like many others. The LTS project started in the year 2014."
+    passage = Passage("c1", text, "s", "t", 0, len(text))
+    first, second = text.split(". ")
+    passage.sentences = [Sentence(first + ".", 0, len(first) + 1), Sentence(second, len(first) + 2, len(text))]
+    scored = [
+        ScoredSentence(sentence, passage, index, 1.0 - 0.01 * index, set(extract_terms(sentence.text, "en")))
+        for index, sentence in enumerate(passage.sentences)
+    ]
+    retrieval = Retrieval(question, np.zeros(4, dtype=np.float32), extract_terms(question, "en"), [passage])
+    # "year" asks for the value; a year in a sentence about something else is not the answer's second part.
+    assert ExtractiveAnswerer()._choose(scored, question, retrieval) == scored[:1]
+
+
+def test_japanese_grammar_kana_are_no_terms() -> None:
+    terms = extract_terms("Mandriva Linux は何年に消えましたか?", None)
+    assert "mandriva" in terms and "消え" in terms
+    assert not {"した", "まし", "たか", "は"} & set(terms)

@@ -35,6 +35,7 @@ from rag.text import (
     missing_qualifiers,
     split_into_words,
     strip_instructions,
+    without_question_words,
     word_language,
 )
 
@@ -347,7 +348,9 @@ class ExtractiveAnswerer(Answerer):
         there, so an answer across languages can take a second part too.
         """
         wanted = expected_answer_type(question)
-        question_terms = set(extract_terms(question, retrieval.language))
+        # The words asking for the value ("what year", "何年") are no topic: a sentence sharing only them
+        # ("… in the year 2014") answers another question.
+        topic_terms = set(extract_terms(without_question_words(question), retrieval.language))
 
         def matched(terms: set[str], present: set[str]) -> set[str]:
             strength = term_strength(present, retrieval.translations)
@@ -356,7 +359,7 @@ class ExtractiveAnswerer(Answerer):
         best = scored[0]
         chosen = [best]
         length = len(best.sentence.text)
-        covered = matched(question_terms, best.terms)
+        covered = matched(topic_terms, best.terms)
         typed = wanted is None or self._has_value(best.passage, best.index, wanted, question)
         asks_why = asks_for_reasons(question)
         for candidate in scored[1 : self._max_sentences * 4]:
@@ -366,11 +369,13 @@ class ExtractiveAnswerer(Answerer):
                 continue
             if any(candidate.sentence.text == item.sentence.text for item in chosen):
                 continue
-            adds = matched(question_terms - covered, candidate.terms)
+            adds = matched(topic_terms - covered, candidate.terms)
+            # The asked value joins only in a sentence that speaks of the question too, not any number nearby.
             adds_type = (
                 not typed
                 and wanted is not None
                 and self._has_value(candidate.passage, candidate.index, wanted, question)
+                and (not topic_terms or bool(matched(topic_terms, candidate.terms)))
             )
             # A "why" question can have several reasons: another close sentence is a part, not padding.
             if not adds and not adds_type and not (asks_why and candidate.score >= best.score - WHY_MARGIN):
