@@ -6,8 +6,9 @@ import re
 from collections.abc import Sequence
 
 from rag.abstention import match_strength
+from rag.languages import anaphors
 from rag.models import Turn
-from rag.text import ANAPHORS, detect_language, extract_terms, split_into_words
+from rag.text import ANAPHORS, detect_language, extract_terms, split_into_words, word_language
 
 # A question with fewer content words than this cannot name its own topic ("А почему?").
 # bench/sweep.py: condensing lifts dev overall from 0.90 to 0.97; any minimum from 0 to 3 scored the
@@ -23,7 +24,8 @@ def is_follow_up(question: str) -> bool:
     """Tell whether a question leans on earlier turns: an anaphor, a continuation, or too few own terms."""
     words = split_into_words(question)
     lowered = " ".join(words)
-    if any(word in ANAPHORS for word in words):
+    own = anaphors(word_language(question))
+    if any(word in ANAPHORS or word in own for word in words):
         return True
     if lowered.startswith(_CONTINUATIONS):
         return True

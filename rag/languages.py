@@ -24,6 +24,9 @@ class LanguageWords:
     time_units: str
     default_asked: str
     default_stated: str
+    # Pronouns and demonstratives a follow-up points back with ("Wie zeigt er …", "… de ella"); none that is
+    # also an article ("le", "het") or opens ordinary questions ("es" of "gibt es").
+    anaphors: str = ""
 
 
 # Articles ("un", "ein", "een") are no number words: every sentence would hold a number.
@@ -42,6 +45,7 @@ WORDS = {
         time_units=r"sekunden?|minuten?|stunden?|tage?n?|wochen?|monaten?|monate?|jahren?|jahre?",
         default_asked=r"standardmäßig|standardmässig|voreingestellt|per default",
         default_stated=r"standard|voreingestellt|default",
+        anaphors="er ihn ihm sie ihr ihnen dieser diese dieses diesem diesen",
     ),
     "fr": LanguageWords(
         opening="que qu'est-ce quel quelle quels quelles combien comment pourquoi où quand qui",
@@ -57,6 +61,7 @@ WORDS = {
         time_units=r"secondes?|minutes?|heures?|jours?|semaines?|mois|ans|années?",
         default_asked=r"par défaut",
         default_stated=r"défaut",
+        anaphors="il elle ils elles lui leur celui celle ceux celles cela ça",
     ),
     "es": LanguageWords(
         opening="qué cuál cuáles cuánto cuánta cuántos cuántas cómo dónde cuándo quién quiénes",
@@ -72,6 +77,7 @@ WORDS = {
         time_units=r"segundos?|minutos?|horas?|días?|semanas?|mes|meses|años?",
         default_asked=r"por defecto|por omisión|predeterminad\w*",
         default_stated=r"defecto|omisión|predetermin",
+        anaphors="él ella ellos ellas este esta esto estos estas ese esa eso esos esas",
     ),
     "it": LanguageWords(
         opening="che cosa quale quali quanto quanta quanti quante come dove perché quando chi",
@@ -87,6 +93,7 @@ WORDS = {
         time_units=r"second[oi]|minut[oi]|ore|giorn[oi]|settiman[ae]|mes[ei]|ann[oi]",
         default_asked=r"predefinit\w*|per impostazione predefinita|di default",
         default_stated=r"predefinit|default",
+        anaphors="lui lei loro esso essa essi esse questo questa questi queste quello quella",
     ),
     "pt": LanguageWords(
         opening="que qual quais quanto quanta quantos quantas como onde porque quando quem",
@@ -102,6 +109,7 @@ WORDS = {
         time_units=r"segundos?|minutos?|horas?|dias?|semanas?|mês|meses|anos?",
         default_asked=r"por padrão|por omissão|predefinid\w*",
         default_stated=r"padrão|omissão|predefinid",
+        anaphors="ele ela eles elas isso isto este esta estes estas esse essa esses essas",
     ),
     "nl": LanguageWords(
         opening="wat welke welk hoeveel hoe waar waarom wanneer wie",
@@ -117,6 +125,7 @@ WORDS = {
         time_units=r"seconden?|minuut|minuten|uur|uren|dagen|dag|weken|week|maanden|maand|jaar|jaren",
         default_asked=r"standaard",
         default_stated=r"standaard|default",
+        anaphors="hij hem zij ze haar deze dit",
     ),
 }
 
@@ -154,3 +163,10 @@ def default_patterns(language: str | None) -> tuple[re.Pattern[str], re.Pattern[
     if words is None:
         return None
     return re.compile(words.default_asked, re.IGNORECASE), re.compile(words.default_stated, re.IGNORECASE)
+
+
+@lru_cache(maxsize=len(WORDS) + 1)
+def anaphors(language: str | None) -> frozenset[str]:
+    """Return the words a follow-up in a language of WORDS points back with (empty for others)."""
+    words = WORDS.get(language or "")
+    return frozenset(words.anaphors.split()) if words else frozenset()

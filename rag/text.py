@@ -189,7 +189,14 @@ def _decide_language(text: str) -> tuple[str | None, bool]:
     if english == other == 0:
         language = _latin_language(words, strict=True)
         return language or "en", language is not None
-    if english >= other:
+    # A tie goes to English, unless another language's question word opens the text ("Wie zeigt er die
+    # Pakete an?": "an" and "wie" count one each).
+    opens_other = (
+        bool(words)
+        and words[0] not in _STOPWORDS_EN
+        and any(_opens_question(words[0], language) for language in SNOWBALL_LANGUAGES)
+    )
+    if english > other or (english == other and not opens_other):
         return "en", True
     return _latin_language(words), True
 

@@ -157,3 +157,15 @@ def test_what_is_counted_or_who_is_asked_about_is_the_focus_in_every_language() 
     # A duration needs no word for time beside it.
     assert asked_focus("Combien de temps dure la période de support ?") is None
     assert asked_focus("Сколько времени длится поддержка?") is None
+
+
+def test_a_question_word_breaks_a_tie_of_function_words_and_pronouns_mark_follow_ups() -> None:
+    from rag.conversation import is_follow_up
+
+    assert word_language("Wie zeigt er die Pakete an?") == "de"
+    assert word_language("Was the package removed?") == "en"
+    assert is_follow_up("Wie zeigt er die Pakete an?")
+    assert is_follow_up("¿Cuál es una aplicación concreta de ella?")
+    # "es" of "gibt es" and the articles "le", "la" are no pronouns pointing back.
+    assert not is_follow_up("Gibt es ein Paket für VPN-Verbindungen?")
+    assert not is_follow_up("Quel programme est recommandé pour la documentation info ?")
