@@ -100,7 +100,7 @@ _SKIPPED_TAGS = [
     "svg",
     "head",
 ]
-_SKIPPED_CLASSES = re.compile(r"\bnav|breadcrumb|\btoc\b|skip-?link", re.IGNORECASE)
+_SKIPPED_CLASSES = re.compile(r"\bnav|breadcrumb|\btoc\b|skip-?link|\bfooter\b", re.IGNORECASE)
 _META_CLASSES = re.compile(r"author|byline|credit|copyright|legalnotice|pubdate|revhistory", re.IGNORECASE)
 _HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 _BLOCK_TAGS = {
@@ -236,7 +236,8 @@ class _HtmlBlocks:
             if not isinstance(child, Tag) or child.name in _SKIPPED_TAGS:
                 continue
             classes = " ".join(child.get("class") or []) + " " + str(child.get("id") or "")
-            if _SKIPPED_CLASSES.search(classes) or child.get("role") == "navigation":
+            # A page footer (<div class="footer" role="contentinfo">) is skipped like <footer>.
+            if _SKIPPED_CLASSES.search(classes) or child.get("role") in ("navigation", "contentinfo"):
                 continue
             if child.name not in _BLOCK_TAGS and not child.find(list(_BLOCK_TAGS)):
                 self._inline.append(child)

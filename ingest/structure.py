@@ -28,6 +28,7 @@ _FENCE = re.compile(r"^\s{0,3}(```|~~~)")
 SHELL_PROMPT = re.compile(r"^[$#] \S")
 _LABEL_LINE = re.compile(r"^[^\W\d_][\w .-]{0,30}:\s+\S")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_CREDIT = re.compile(r"©|\(c\)\s*\d{4}|[\w.+-]+@[\w-]+\.[\w.-]+", re.IGNORECASE)
 
 
 @dataclass
@@ -79,9 +80,17 @@ def mark_edge_matter(text: str, blocks: list[Block]) -> list[Block]:
             or at_end
             and is_short_line(piece)
             and all(is_short_line(text[later.start : later.end]) or later.kind == "meta" for later in blocks[position:])
+            or _is_credit_line(piece)
         ):
             block.kind = "meta"
     return blocks
+
+
+def _is_credit_line(text: str) -> bool:
+    """Tell whether one short line is a credit by its form: a copyright sign or an e-mail address in it
+    ("© Copyright 2023, … Created using Sphinx 5.3.0.", "Developer's Reference Team <…@…>")."""
+    stripped = text.strip()
+    return "\n" not in stripped and count_words(stripped) <= SHORT_LINE_WORDS and _CREDIT.search(stripped) is not None
 
 
 def _line_spans(text: str) -> list[tuple[int, int]]:

@@ -123,6 +123,31 @@ def test_html_drops_scripts_and_navigation_and_keeps_blocks(tmp_path: Path) -> N
     assert "secret" not in document.text and "Menu" not in document.text and "Footer" not in document.text
 
 
+def test_a_page_footer_is_skipped_and_credit_lines_are_front_and_back_matter(tmp_path: Path) -> None:
+    page = tmp_path / "sphinx.html"
+    page.write_text(
+        "<html><body><h1>Porting</h1><p>Porters build packages for every architecture the archive supports.</p>"
+        "<div class='footer' role='contentinfo'>&#169; Copyright 2023, Reference Team. Created using Sphinx 5.3.0."
+        "</div></body></html>",
+        encoding="utf-8",
+    )
+    assert "Sphinx" not in load_document(page, MAX_BYTES).text
+    notes = tmp_path / "notes.txt"
+    notes.write_text(
+        "Porting notes\n\nReference Team <reference@lists.example.org>\n\n"
+        "Porters build packages for every architecture the archive supports.\n\n"
+        "Each build runs in a clean chroot, so missing build dependencies show up at once.\n\n"
+        "A failed build is retried after its dependencies reach the archive.\n\n"
+        "(c) 2023 the porters. Built with DocTool 5.3.\n",
+        encoding="utf-8",
+    )
+    document = load_document(notes, MAX_BYTES)
+    kinds = {document.text[block.start : block.end]: block.kind for block in document.blocks}
+    assert kinds["Reference Team <reference@lists.example.org>"] == "meta"
+    assert kinds["(c) 2023 the porters. Built with DocTool 5.3."] == "meta"
+    assert kinds["Porters build packages for every architecture the archive supports."] == "text"
+
+
 def test_html_inline_pieces_join_as_written_and_invisible_characters_go(tmp_path: Path) -> None:
     path = tmp_path / "inline.html"
     path.write_text(
