@@ -249,10 +249,15 @@ def measure_signals(
     # A name answers "who maintains X" only where the evidence speaks of maintaining, and a number "how many
     # users" only where it speaks of users.
     focus = asked_focus(question)
+    # Where sentences of another language joined the answer, the best one's passage speaks for it: "Who is
+    # the president of France?" is not answered by "Debian France" plus a sentence on another president.
+    judged, judged_terms = (context, context_terms)
+    if word_language(context.text) != word_language(question):
+        judged, judged_terms = (lead, lead_terms)
     if (
         focus is not None
-        and not match_strength(focus, context_terms)
-        and word_language(context.text) == word_language(question)
+        and not match_strength(focus, judged_terms)
+        and word_language(judged.text) == word_language(question)
     ):
         signals.missing_type = wanted or "number"
     if wanted == "person":

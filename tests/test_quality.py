@@ -505,3 +505,23 @@ def test_japanese_grammar_kana_are_no_terms() -> None:
     terms = extract_terms("Mandriva Linux は何年に消えましたか?", None)
     assert "mandriva" in terms and "消え" in terms
     assert not {"した", "まし", "たか", "は"} & set(terms)
+
+
+def test_the_asked_role_must_be_in_the_best_passage_when_another_language_joined() -> None:
+    question = "Who is the president of France?"
+    lead_text = "There are two of them: the Debian France Association (in France), and debian.ch (Switzerland)."
+    joined = (
+        "Кроме того, президент Узбекистана Шавкат Мирзиёев предложил проводить саммиты на уровне глав государств"
+        " раз в два года и начать разработку стратегии сотрудничества."
+    )
+    retrieval = Retrieval(question, np.zeros(4, dtype=np.float32), extract_terms(question, "en"), [], language="en")
+    lead = AnswerContext(text=lead_text, script="en")
+
+    def missing(context_text: str) -> str | None:
+        context = AnswerContext(text=context_text, script="en", quoted=context_text, quoted_prose=context_text)
+        return measure_signals(retrieval, set(), question, context, lead).missing_type
+
+    # "президент" joined through its counterpart, about another country: the English passage never says president.
+    assert missing(f"{lead_text}\n{joined}") == "person"
+    # In one language the whole answer's context counts, as before.
+    assert missing(f"{lead_text}\nThe association's president is Jean Dupont.") is None
