@@ -525,3 +525,16 @@ def test_the_asked_role_must_be_in_the_best_passage_when_another_language_joined
     assert missing(f"{lead_text}\n{joined}") == "person"
     # In one language the whole answer's context counts, as before.
     assert missing(f"{lead_text}\nThe association's president is Jean Dupont.") is None
+
+
+def test_a_definition_term_comes_with_its_description_but_a_figure_title_does_not() -> None:
+    def answer(term: str) -> list[str]:
+        body = "Cinnamon and MATE both started when GNOME 3 moved away from the traditional desktop paradigm."
+        text = f"{term}\n{body}"
+        passage = Passage("c1", text, "s", "t", 0, len(text))
+        passage.sentences = [Sentence(term, 0, len(term), kind="term"), Sentence(body, len(term) + 1, len(text))]
+        best = [ScoredSentence(passage.sentences[1], passage, 1, 1.0, set())]
+        return [item.sentence.text for item in ExtractiveAnswerer()._add_context(best)]
+
+    assert answer("Figure 13.5. The LXQT desktop")[0].startswith("Cinnamon")
+    assert answer("desktops")[0] == "desktops"

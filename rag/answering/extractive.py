@@ -97,6 +97,8 @@ CONTRAST = re.compile(
 MIN_FIT_POINTS = 8
 # A "why" answer's best sentence holding this share of the question's words restates the question.
 RESTATED_SHARE = 0.5
+# A numbered figure, table or example title: a word, then its number ("Figure 13.5.", "Пример 3.2").
+CAPTION = re.compile(r"^[^\W\d_]+\.?\s+\d+(?:[.-]\d+)*[.:]?\s")
 # Kinds that are context, not answers.
 UNQUOTABLE_KINDS = frozenset({"heading", "term"})
 
@@ -399,7 +401,11 @@ class ExtractiveAnswerer(Answerer):
 
     @staticmethod
     def _needs_context(sentence: Sentence, previous: Sentence) -> bool:
-        if previous.kind == "term" or (sentence.kind == "code" and is_lead_in(previous.text)):
+        # A definition's term names what it describes; a numbered figure or table title ("Figure 13.5. …",
+        # "Таблица 2. …") only stands next to it.
+        if (previous.kind == "term" and not CAPTION.match(previous.text)) or (
+            sentence.kind == "code" and is_lead_in(previous.text)
+        ):
             return True
         return len(sentence.text) < MIN_STANDALONE_CHARS or ExtractiveAnswerer._points_back(sentence)
 
