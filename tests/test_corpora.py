@@ -25,15 +25,15 @@ FLOORS = {
     "debian-reference-en": (0.88, 0.57, 0.03),
     "mixed-ru-en": (0.81, 0.71, 0.07),
     "packaging-ru-pdf": (0.80, 0.85, 0.04),
-    # The development corpora for other Latin-script languages (measured 0.765, 0.57, 0; 0.70, 0.57,
-    # 0.087; 0.90, 0.86, 0.043).
-    "handbook-fr": (0.73, 0.42, 0.04),
-    "handbook-de-dev": (0.66, 0.42, 0.13),
-    "handbook-es": (0.86, 0.71, 0.09),
-    # Chinese and Japanese handling (measured 0.80, 0.57, 0), and partly translated Russian help (0.688,
-    # 0.71, 0.16).
-    "handbook-ja-dev": (0.76, 0.42, 0.04),
-    "gimp-ru": (0.65, 0.57, 0.20),
+    # The development corpora for other Latin-script languages (measured 0.794, 0.71, 0; 0.733, 0.57,
+    # 0.043; 0.933, 0.86, 0).
+    "handbook-fr": (0.76, 0.57, 0.04),
+    "handbook-de-dev": (0.70, 0.42, 0.09),
+    "handbook-es": (0.90, 0.71, 0.05),
+    # Chinese and Japanese handling (measured 0.867, 0.86, 0), and partly translated Russian help (0.719,
+    # 0.71, 0.12).
+    "handbook-ja-dev": (0.83, 0.71, 0.04),
+    "gimp-ru": (0.68, 0.57, 0.16),
     # Held out: no rule was written or tuned while looking at their questions; the floors only guard them.
     # (handbook-en is held out too, but its answers are over the 300-character bound: not a CI floor yet.)
     "doublecmd-ru": (0.78, 0.62, 0.09),
