@@ -43,7 +43,7 @@ WORDS = {
         numbers=r"zwei|drei|vier|fünf|sechs|sieben|acht|neun|zehn|hundert|tausend|million\w*|milliard\w*|hälfte|dutzend",
         months=r"januar|februar|märz|april|mai|juni|juli|august|september|oktober|november|dezember|jahrhundert\w*",
         time_units=r"sekunden?|minuten?|stunden?|tage?n?|wochen?|monaten?|monate?|jahren?|jahre?",
-        default_asked=r"standardmäßig|standardmässig|voreingestellt|per default",
+        default_asked=r"standardmäßig|standardmässig|voreingestellt|per default|standardwert\w*|standardeinstellung\w*",
         default_stated=r"standard|voreingestellt|default",
         anaphors="er ihn ihm sie ihr ihnen dieser diese dieses diesem diesen",
     ),

@@ -610,9 +610,14 @@ _QUALIFIERS = {
 }
 
 
+# A path or option holding the word ("/etc/default/openvpn", "--default-release") neither asks nor states it.
+_PATH_LIKE = re.compile(r"\S*[/=]\S*|(?<!\S)--?[\w-]+")
+
+
 def asked_qualifiers(question: str) -> list[str]:
     """Return the qualifiers a question asks about ("по умолчанию", "by default")."""
     own = default_patterns(word_language(question))
+    question = _PATH_LIKE.sub(" ", question)
     asked = [name for name, (pattern, _) in _QUALIFIERS.items() if pattern.search(question)]
     return asked or (["default"] if own and own[0].search(question) else [])
 
@@ -620,6 +625,7 @@ def asked_qualifiers(question: str) -> list[str]:
 def missing_qualifiers(question: str, text: str) -> list[str]:
     """Return the qualifiers the question asks about that `text` never states."""
     own = default_patterns(word_language(question))
+    text = _PATH_LIKE.sub(" ", text)
     return [
         name
         for name in asked_qualifiers(question)

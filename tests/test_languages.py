@@ -169,3 +169,16 @@ def test_a_question_word_breaks_a_tie_of_function_words_and_pronouns_mark_follow
     # "es" of "gibt es" and the articles "le", "la" are no pronouns pointing back.
     assert not is_follow_up("Gibt es ein Paket für VPN-Verbindungen?")
     assert not is_follow_up("Quel programme est recommandé pour la documentation info ?")
+
+
+def test_a_path_neither_asks_nor_states_a_default() -> None:
+    from rag.text import asked_qualifiers, missing_qualifiers
+
+    assert asked_qualifiers("What does /etc/default/grub hold?") == []
+    assert asked_qualifiers("Which option does --default-release set?") == []
+    question = "Welchen Standardwert hat die AUTOSTART-Anweisung in /etc/default/openvpn?"
+    assert asked_qualifiers(question) == ["default"]
+    assert missing_qualifiers(question, "Setzen Sie AUTOSTART in /etc/default/openvpn auf none.") == ["default"]
+    assert missing_qualifiers(question, "Standardmäßig startet OpenVPN alle Netze (AUTOSTART=all).") == []
+    # A hyphenated word is no option: "по-умолчанию" still states the default.
+    assert missing_qualifiers("Где по умолчанию хранится кэш?", "По-умолчанию кэш хранится в /var/cache.") == []
