@@ -643,9 +643,13 @@ def find_specific_tokens(text: str) -> list[str]:
         # In a Russian question a Latin-script word names a program, option or product ("synaptic").
         tokens = [word for word in split_into_words(text) if _LATIN.search(word) and not _CYRILLIC.search(word)]
         return list(dict.fromkeys([token for token in tokens if len(token) >= 2] + _specific(text)))
-    if word_language(text) != "en":
+    language = word_language(text)
+    if language != "en":
         # German and French join words with hyphens ("Firmware-Paket", "prend-il"): there only digits, options,
-        # paths and dotted or underscored identifiers name a specific thing.
+        # paths and dotted or underscored identifiers name a specific thing; in German the nouns a compound
+        # adds to one ("64-bit-Prozessoren", "i386-Software") are words, not part of it.
+        if language in NOUN_CAPITALIZING:
+            text = re.sub(r"(?<=[\w.])(?:-[A-ZÄÖÜ][^\W\d_]+)+\b", "", text)
         return [token for token in _specific(text) if not re.fullmatch(r"[^\W\d_]+(?:-[^\W\d_]+)+", token)]
     return _specific(text)
 

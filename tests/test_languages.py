@@ -182,3 +182,8 @@ def test_a_path_neither_asks_nor_states_a_default() -> None:
     assert missing_qualifiers(question, "Standardmäßig startet OpenVPN alle Netze (AUTOSTART=all).") == []
     # A hyphenated word is no option: "по-умолчанию" still states the default.
     assert missing_qualifiers("Где по умолчанию хранится кэш?", "По-умолчанию кэш хранится в /var/cache.") == []
+
+
+def test_the_nouns_a_german_compound_adds_to_a_specific_token_are_words() -> None:
+    question = "Warum liefert Debian amd64, obwohl 64-bit-Prozessoren auch i386-Software ausführen können?"
+    assert find_specific_tokens(question) == ["amd64", "64-bit", "i386"]

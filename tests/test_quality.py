@@ -538,3 +538,15 @@ def test_a_definition_term_comes_with_its_description_but_a_figure_title_does_no
 
     assert answer("Figure 13.5. The LXQT desktop")[0].startswith("Cinnamon")
     assert answer("desktops")[0] == "desktops"
+
+
+def test_a_why_answer_opening_with_therefore_brings_its_cause() -> None:
+    cause = "Im Kompatibilitätsmodus werden die Möglichkeiten der neuen Prozessoren nicht vollständig genutzt."
+    answer = "Deshalb liefert Debian eine eigene amd64-Architektur für diese Prozessoren."
+    text = f"{cause} {answer}"
+    passage = Passage("c1", text, "s", "t", 0, len(text))
+    passage.sentences = [Sentence(cause, 0, len(cause)), Sentence(answer, len(cause) + 1, len(text))]
+    best = [ScoredSentence(passage.sentences[1], passage, 1, 1.0, set())]
+    assert [item.sentence.text for item in ExtractiveAnswerer()._add_context(best, causes=True)] == [cause, answer]
+    # Asked for anything else, the consequence stands alone.
+    assert [item.sentence.text for item in ExtractiveAnswerer()._add_context(best)] == [answer]

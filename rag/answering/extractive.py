@@ -55,6 +55,13 @@ POINTERS = frozenset("этот эта эти этого этой этих это
 CJK_POINTERS = re.compile(r"この|その|これら|それら|上記|このような|这些|该|此类|上述")
 # A sentence opening its paragraph and pointing back ("The ICE and TURN protocols were developed to resolve
 # these issues.") points at the paragraph before: up to this many of its last sentences, this long.
+# A sentence opening with "therefore" states a consequence: for "why", its cause is the sentence before.
+CONSEQUENCE = re.compile(
+    r"(поэтому|потому|именно поэтому|therefore|hence|thus|that is why|this is why|deshalb|daher|darum|deswegen|"
+    r"donc|c'est pourquoi|ainsi|por eso|por lo tanto|por ello|así que|quindi|perciò|pertanto|portanto|por isso|"
+    r"daarom|dus)\b",
+    re.IGNORECASE,
+)
 REFERENT_SENTENCES = 2
 REFERENT_CHARS = 300
 
@@ -470,7 +477,8 @@ class ExtractiveAnswerer(Answerer):
 
         for item in chosen:
             sentences = item.passage.sentences
-            if item.index > 0 and self._needs_context(item.sentence, sentences[item.index - 1]):
+            follows_cause = causes and CONSEQUENCE.match(item.sentence.text) is not None
+            if item.index > 0 and (follows_cause or self._needs_context(item.sentence, sentences[item.index - 1])):
                 for index in self._referent(item) if causes else [item.index - 1]:
                     take(item, index)
             take(item, item.index)
