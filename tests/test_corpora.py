@@ -25,10 +25,10 @@ FLOORS = {
     "debian-reference-en": (0.88, 0.57, 0.03),
     "mixed-ru-en": (0.81, 0.71, 0.07),
     "packaging-ru-pdf": (0.80, 0.85, 0.04),
-    # The development corpora for other Latin-script languages (measured 0.794, 0.71, 0; 0.733, 0.57,
-    # 0.043; 0.933, 0.86, 0).
+    # The development corpora for other Latin-script languages (measured 0.794, 0.71, 0; 0.80, 0.71, 0;
+    # 0.933, 0.86, 0).
     "handbook-fr": (0.76, 0.57, 0.04),
-    "handbook-de-dev": (0.70, 0.42, 0.09),
+    "handbook-de-dev": (0.76, 0.57, 0.05),
     "handbook-es": (0.90, 0.71, 0.05),
     # Chinese and Japanese handling (measured 0.867, 0.86, 0), and partly translated Russian help (0.719,
     # 0.71, 0.12).
@@ -43,6 +43,8 @@ FLOORS = {
 # these run with CITECHAT_ALL_CORPORA=1, so the CI run stays well under its 30 minutes. Their gold sets
 # are still checked against the documents.
 OUTSIDE_CI = frozenset({"kicad-ru", "handbook-de-dev", "handbook-es"})
+# Read at import: the autouse fixture strips CITECHAT_* variables before each test runs.
+ALL_CORPORA = bool(os.environ.get("CITECHAT_ALL_CORPORA"))
 
 
 @pytest.mark.parametrize("name", sorted(FLOORS))
@@ -59,7 +61,7 @@ def test_gold_evidence_is_in_the_documents(name: str) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(FLOORS))
 def test_corpus_quality_floor(name: str, tmp_path: Path, embedder: Embedder) -> None:
-    if name in OUTSIDE_CI and not os.environ.get("CITECHAT_ALL_CORPORA"):
+    if name in OUTSIDE_CI and not ALL_CORPORA:
         pytest.skip(f"{name}: set CITECHAT_ALL_CORPORA=1 (or run bench/corpora.py); kept out of CI for its time")
     engine = build_corpus_engine(Settings(data_dir=tmp_path / "data"), [CORPORA / name / "docs"], embedder)
     results = run_gold(engine, load_gold(CORPORA / name / "gold.jsonl"))
