@@ -109,6 +109,12 @@ def test_utf8_bom_and_utf16_are_decoded(tmp_path: Path) -> None:
     assert load_document(utf16, MAX_BYTES).text == "Привет, мир."
 
 
+def block_kinds(path: Path) -> dict[str, str]:
+    """Return {block text: kind} of a loaded file."""
+    document = load_document(path, MAX_BYTES)
+    return {document.text[block.start : block.end]: block.kind for block in document.blocks}
+
+
 def test_html_drops_scripts_and_navigation_and_keeps_blocks(tmp_path: Path) -> None:
     path = tmp_path / "page.html"
     path.write_text(
@@ -141,8 +147,7 @@ def test_a_page_footer_is_skipped_and_credit_lines_are_front_and_back_matter(tmp
         "(c) 2023 the porters. Built with DocTool 5.3.\n",
         encoding="utf-8",
     )
-    document = load_document(notes, MAX_BYTES)
-    kinds = {document.text[block.start : block.end]: block.kind for block in document.blocks}
+    kinds = block_kinds(notes)
     assert kinds["Reference Team <reference@lists.example.org>"] == "meta"
     assert kinds["(c) 2023 the porters. Built with DocTool 5.3."] == "meta"
     assert kinds["Porters build packages for every architecture the archive supports."] == "text"
@@ -185,8 +190,7 @@ def test_html_block_titles_are_context_not_answers(tmp_path: Path) -> None:
         "<img src='x.png'></div><p>The next paragraph explains the options in detail.</p></body></html>",
         encoding="utf-8",
     )
-    document = load_document(path, MAX_BYTES)
-    kinds = {document.text[block.start : block.end]: block.kind for block in document.blocks}
+    kinds = block_kinds(path)
     assert kinds["Figure 9.3. Forwarding a local port with SSH"] == "term"
 
 
