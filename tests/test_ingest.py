@@ -120,7 +120,9 @@ def test_html_drops_scripts_and_navigation_and_keeps_blocks(tmp_path: Path) -> N
     path.write_text(
         "<html><head><title>Page title</title><style>p{}</style><script>var secret = 1;</script></head>"
         "<body><nav>Menu link</nav><h1>Heading</h1><p>First   paragraph <b>bold</b>.</p>"
-        "<ul><li>Item one</li><li>Item two</li></ul><footer>Footer text</footer></body></html>",
+        "<ul><li>Item one</li><li>Item two</li></ul><footer>Footer text</footer>"
+        # A page footer as Sphinx writes it is skipped like <footer>.
+        "<div class='footer' role='contentinfo'>&#169; Copyright 2023. Created using Sphinx 5.3.0.</div></body></html>",
         encoding="utf-8",
     )
     document = load_document(path, MAX_BYTES)
@@ -129,15 +131,7 @@ def test_html_drops_scripts_and_navigation_and_keeps_blocks(tmp_path: Path) -> N
     assert "secret" not in document.text and "Menu" not in document.text and "Footer" not in document.text
 
 
-def test_a_page_footer_is_skipped_and_credit_lines_are_front_and_back_matter(tmp_path: Path) -> None:
-    page = tmp_path / "sphinx.html"
-    page.write_text(
-        "<html><body><h1>Porting</h1><p>Porters build packages for every architecture the archive supports.</p>"
-        "<div class='footer' role='contentinfo'>&#169; Copyright 2023, Reference Team. Created using Sphinx 5.3.0."
-        "</div></body></html>",
-        encoding="utf-8",
-    )
-    assert "Sphinx" not in load_document(page, MAX_BYTES).text
+def test_credit_lines_at_the_edges_are_front_and_back_matter(tmp_path: Path) -> None:
     notes = tmp_path / "notes.txt"
     notes.write_text(
         "Porting notes\n\nReference Team <reference@lists.example.org>\n\n"
