@@ -195,21 +195,18 @@ def measure_signals(
     def common(stem: str) -> bool:
         return weight(stem) < topic_idf or bool(retrieval.widespread and retrieval.widespread(stem))
 
+    names = find_names(retrieval.query)
     signals = EvidenceSignals(
         best_dense=best_dense,
         corpus_coverage=weighted_coverage(terms, weights, lambda term: retrieval.term_presence.get(term, 0.0)),
         passage_coverage=weighted_coverage(terms, weights, lambda term: match_strength(term, passage_terms)),
         has_terms=bool(terms),
-        unknown_names=[
-            name
-            for name in find_names(retrieval.query)
-            if retrieval.term_presence.get(stem_word(name, language), 1.0) == 0.0
-        ],
+        unknown_names=[name for name in names if retrieval.term_presence.get(stem_word(name, language), 1.0) == 0.0],
     )
     if retrieval.native:
         unknown = [name for name in signals.unknown_names if not retrieval.translations.get(stem_word(name, language))]
         # Most of what the question names, not one capitalized word ("Prime Minister of Japan").
-        if 2 * len(unknown) > len(find_names(retrieval.query)):
+        if 2 * len(unknown) > len(names):
             signals.unknown_anywhere = unknown
     if question is None or context is None:
         return signals

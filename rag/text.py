@@ -523,8 +523,8 @@ def without_question_words(question: str) -> str:
         return _CJK_QUESTION_WORD[kind].sub(" ", question, count=1)
     patterns = [_QUESTION_WORD.get(kind), question_patterns(word_language(question)).get(kind)]
     for pattern in patterns:
-        if pattern is not None and pattern.search(question.lower()):
-            return pattern.sub(" ", question.lower(), count=1)
+        if pattern is not None and pattern.search(question):
+            return pattern.sub(" ", question, count=1)
     return question
 
 
@@ -633,6 +633,10 @@ def missing_qualifiers(question: str, text: str) -> list[str]:
     ]
 
 
+# Words joined by hyphens, no digits ("Firmware-Paket", "easy-to-configure").
+_HYPHENATED_WORDS = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)+")
+
+
 def find_specific_tokens(text: str) -> list[str]:
     """Return the tokens that name one specific thing: numbers, options, paths, versions, identifiers.
 
@@ -650,7 +654,7 @@ def find_specific_tokens(text: str) -> list[str]:
         # adds to one ("64-bit-Prozessoren", "i386-Software") are words, not part of it.
         if language in NOUN_CAPITALIZING:
             text = re.sub(r"(?<=[\w.])(?:-[A-ZÄÖÜ][^\W\d_]+)+\b", "", text)
-        return [token for token in _specific(text) if not re.fullmatch(r"[^\W\d_]+(?:-[^\W\d_]+)+", token)]
+        return [token for token in _specific(text) if not _HYPHENATED_WORDS.fullmatch(token)]
     return _specific(text)
 
 
@@ -661,9 +665,6 @@ def _specific(text: str) -> list[str]:
     tokens = [token.strip(".-") for token in tokens if len(token.strip(".-")) >= 2]
     # A phrase joined by hyphens around a function word ("easy-to-configure", "up-to-date") is words, not a name.
     return [token for token in tokens if not (_HYPHENATED_WORDS.fullmatch(token) and _has_function_part(token))]
-
-
-_HYPHENATED_WORDS = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)+")
 
 
 def _has_function_part(token: str) -> bool:

@@ -53,8 +53,6 @@ FOLLOW_UP_BONUS = 0.03
 POINTERS = frozenset("этот эта эти этого этой этих этому этим этом эту these those".split())
 # Chinese and Japanese demonstratives ("この問題", "这些问题") point back from anywhere in a sentence.
 CJK_POINTERS = re.compile(r"この|その|これら|それら|上記|このような|这些|该|此类|上述")
-# A sentence opening its paragraph and pointing back ("The ICE and TURN protocols were developed to resolve
-# these issues.") points at the paragraph before: up to this many of its last sentences, this long.
 # A sentence opening with "therefore" states a consequence: for "why", its cause is the sentence before.
 CONSEQUENCE = re.compile(
     r"(поэтому|потому|именно поэтому|therefore|hence|thus|that is why|this is why|deshalb|daher|darum|deswegen|"
@@ -62,6 +60,8 @@ CONSEQUENCE = re.compile(
     r"daarom|dus)\b",
     re.IGNORECASE,
 )
+# A sentence opening its paragraph and pointing back ("The ICE and TURN protocols were developed to resolve
+# these issues.") points at the paragraph before: up to this many of its last sentences, this long.
 REFERENT_SENTENCES = 2
 REFERENT_CHARS = 300
 
