@@ -251,9 +251,12 @@ def measure_signals(
     judged, judged_terms = (context, context_terms)
     if word_language(context.text) != word_language(question):
         judged, judged_terms = (lead, lead_terms)
+    # The focus is not found inside the question's other words ("failed" in "fail2ban" for "How many failed
+    # attempts does fail2ban allow?").
+    others = set(own_terms) - {focus}
     if (
         focus is not None
-        and not match_strength(focus, judged_terms)
+        and not match_strength(focus, judged_terms - others)
         and word_language(judged.text) == word_language(question)
     ):
         signals.missing_type = wanted or "number"

@@ -60,6 +60,10 @@ def test_who_and_how_many_need_their_focus_in_the_evidence() -> None:
     question = "How many users does KDE Plasma have?"
     assert missing_type(question, "KDE Plasma has about 20 million users.") is None
     assert missing_type(question, "Debian Bullseye includes version 5.20 of KDE Plasma.") == "number"
+    # The focus is not found inside another of the question's words ("failed" in "fail2ban").
+    question = "How many failed attempts does fail2ban allow?"
+    assert missing_type(question, "fail2ban bans hosts that fail to log in after 5 failed attempts.") is None
+    assert missing_type(question, "fail2ban | 2127 | ban IPs that cause multiple authentication errors") == "number"
 
 
 def test_the_store_keeps_the_vocabulary_of_what_it_ingested(

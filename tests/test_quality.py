@@ -370,6 +370,34 @@ def test_a_why_answer_brings_the_reason_after_the_sentence_restating_the_questio
     assert [item.sentence.text for item in answerer._add_context(best, explains=True)] == [restated, reason]
 
 
+def test_a_why_answer_takes_the_reason_from_the_next_chunk_of_its_section() -> None:
+    restated = "Such a VPN is not the most efficient; in particular, it does not handle high traffic well."
+    reason = "The explanation is that TCP is used twice, once for SSH and once inside the tunnel."
+    end = len(restated)
+    first = Passage("c1", restated, "s", "t", 0, end, heading="VPN over SSH")
+    first.sentences = [Sentence(restated, 0, end)]
+    best = [ScoredSentence(first.sentences[0], first, 0, 1.0, set())]
+
+    def chunk(chunk_id: str, start: int, heading: str = "VPN over SSH", source: str = "s") -> Passage:
+        passage = Passage(chunk_id, reason, source, "t", start, start + len(reason), heading=heading)
+        passage.sentences = [Sentence(reason, start, start + len(reason))]
+        return passage
+
+    answerer = ExtractiveAnswerer()
+
+    def answer(*passages: Passage) -> list[str]:
+        return [item.sentence.text for item in answerer._add_context(best, explains=True, passages=[first, *passages])]
+
+    assert answer(chunk("c2", end + 2)) == [restated, reason]
+    # Not another section, another document, a later part of the text, or an answer that is no explanation.
+    assert answer(chunk("c2", end + 2, heading="IPsec")) == [restated]
+    assert answer(chunk("c2", end + 2, source="other")) == [restated]
+    assert answer(chunk("c2", end + 400)) == [restated]
+    assert [item.sentence.text for item in answerer._add_context(best, passages=[first, chunk("c2", end + 2)])] == [
+        restated
+    ]
+
+
 def test_a_name_in_a_third_of_the_documents_is_the_corpus_topic() -> None:
     pages = {f"page{n}": ["gimp", "layer"] if n < 4 else ["layer", f"word{n}"] for n in range(12)}
     chunks = [

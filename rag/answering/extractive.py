@@ -64,6 +64,9 @@ CONSEQUENCE = re.compile(
 # these issues.") points at the paragraph before: up to this many of its last sentences, this long.
 REFERENT_SENTENCES = 2
 REFERENT_CHARS = 300
+# Chunks of a document are cut at paragraph breaks: one starting within this many characters of another's
+# end continues it.
+NEXT_CHUNK_GAP = 3
 
 # Sentence score = contextual similarity + LEXICAL_WEIGHT * idf-weighted question coverage
 #                 + PASSAGE_WEIGHT * normalized passage score - a penalty for fragments. Set by reading the
@@ -198,6 +201,20 @@ def _follow_up_adjustments(request: AnswerRequest, candidates: Sequence[_Candida
     return changes
 
 
+def _next_chunk(passage: Passage, passages: Sequence[Passage]) -> Passage | None:
+    """Return the retrieved chunk that continues `passage` in its section (the same source and heading,
+    starting right after it), if any."""
+    for other in passages:
+        if (
+            other.source == passage.source
+            and other.heading == passage.heading
+            and 0 <= other.start - passage.end <= NEXT_CHUNK_GAP
+            and other.sentences
+        ):
+            return other
+    return None
+
+
 def _qualifies(passage: Passage, index: int) -> bool:
     """Tell whether the next sentence of the same paragraph qualifies this one ("Однако …", "However, …").
 
@@ -265,7 +282,7 @@ class ExtractiveAnswerer(Answerer):
             return [], verdict.confidence
         causes = asks_for_reasons(strip_instructions(request.standalone_question))
         explains = causes and self._restates_question(request, inspection.chosen[0])
-        return self._add_context(inspection.chosen, explains, causes), verdict.confidence
+        return self._add_context(inspection.chosen, explains, causes, request.retrieval.passages), verdict.confidence
 
     def inspect(self, request: AnswerRequest) -> Inspection | None:
         """Return the candidate answer and the evidence signals it is judged by (None without candidates)."""
@@ -456,15 +473,19 @@ class ExtractiveAnswerer(Answerer):
         return bool(terms) and sum(1 for term in terms if strength(term)) >= RESTATED_SHARE * len(terms)
 
     def _add_context(
-        self, chosen: list[ScoredSentence], explains: bool = False, causes: bool = False
+        self,
+        chosen: list[ScoredSentence],
+        explains: bool = False,
+        causes: bool = False,
+        passages: Sequence[Passage] = (),
     ) -> list[ScoredSentence]:
         """Put the preceding line before a fragment, and what a lead-in announces after it.
 
         `explains`: the question asks why and the best sentence restates it ("… cannot handle high
         traffic"); the reason follows ("The explanation is that …", "Это даст возможность …"), so the best
-        sentence brings the next one. `causes`: the question asks why; a sentence pointing back from the
-        start of its paragraph ("… developed to resolve these issues") brings the paragraph before, which
-        holds the cause.
+        sentence brings the next one, also when that one opens the next retrieved chunk of its section
+        (`passages`). `causes`: the question asks why; a sentence pointing back from the start of its
+        paragraph ("… developed to resolve these issues") brings the paragraph before, which holds the cause.
         """
         result: list[ScoredSentence] = []
         taken = {(item.passage.chunk_id, item.index) for item in chosen}
@@ -499,6 +520,11 @@ class ExtractiveAnswerer(Answerer):
                 and sentences[item.index + 1].kind in ("text", "item")
             ):
                 take(item, item.index + 1)
+            elif explains and item is chosen[0] and item.index + 1 == len(sentences):
+                continued = _next_chunk(item.passage, passages)
+                if continued is not None and continued.sentences[0].kind in ("text", "item"):
+                    taken.add((continued.chunk_id, 0))
+                    result.append(ScoredSentence(continued.sentences[0], continued, 0, item.score, set()))
         return result
 
     @staticmethod
