@@ -398,6 +398,26 @@ def test_a_why_answer_takes_the_reason_from_the_next_chunk_of_its_section() -> N
     ]
 
 
+def test_a_sentence_without_the_asked_number_is_not_shown_once_the_answer_has_it() -> None:
+    texts = [
+        "Japan pledged to invest 19 billion dollars in the region.",
+        "Tokyo's approach reflects growing tension around supply chains.",
+        "The EU plans to mobilise 12 billion euros for transport links.",
+    ]
+    passage = Passage("c1", " ".join(texts), "s", "t", 0, 0)
+    passage.sentences = [Sentence(text, 0, len(text)) for text in texts]
+    chosen = [ScoredSentence(sentence, passage, index, 1.0, set()) for index, sentence in enumerate(passage.sentences)]
+    answerer = ExtractiveAnswerer()
+
+    def shown(question: str, picks: list[ScoredSentence]) -> list[str]:
+        return [item.sentence.text for item in answerer._without_padding(picks, question)]
+
+    assert shown("How much did Japan pledge to invest in supply chains?", chosen) == [texts[0], texts[2]]
+    # Without the number in the best sentence, or for another kind of question, every sentence stays.
+    assert shown("How much did Japan pledge to invest in supply chains?", chosen[1:]) == texts[1:]
+    assert shown("Why does Japan invest in supply chains?", chosen) == texts
+
+
 def test_a_name_in_a_third_of_the_documents_is_the_corpus_topic() -> None:
     pages = {f"page{n}": ["gimp", "layer"] if n < 4 else ["layer", f"word{n}"] for n in range(12)}
     chunks = [

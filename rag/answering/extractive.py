@@ -67,6 +67,8 @@ REFERENT_CHARS = 300
 # Chunks of a document are cut at paragraph breaks: one starting within this many characters of another's
 # end continues it.
 NEXT_CHUNK_GAP = 3
+# Asked values a sentence holds or lacks by its form (see rag.text.has_answer_type).
+VALUE_TYPES = ("number", "date", "duration")
 
 # Sentence score = contextual similarity + LEXICAL_WEIGHT * idf-weighted question coverage
 #                 + PASSAGE_WEIGHT * normalized passage score - a penalty for fragments. Set by reading the
@@ -282,7 +284,8 @@ class ExtractiveAnswerer(Answerer):
             return [], verdict.confidence
         causes = asks_for_reasons(strip_instructions(request.standalone_question))
         explains = causes and self._restates_question(request, inspection.chosen[0])
-        return self._add_context(inspection.chosen, explains, causes, request.retrieval.passages), verdict.confidence
+        chosen = self._without_padding(inspection.chosen, strip_instructions(request.question))
+        return self._add_context(chosen, explains, causes, request.retrieval.passages), verdict.confidence
 
     def inspect(self, request: AnswerRequest) -> Inspection | None:
         """Return the candidate answer and the evidence signals it is judged by (None without candidates)."""
@@ -411,6 +414,18 @@ class ExtractiveAnswerer(Answerer):
             typed = typed or adds_type
             length += len(candidate.sentence.text)
         return chosen
+
+    def _without_padding(self, chosen: list[ScoredSentence], question: str) -> list[ScoredSentence]:
+        """Drop the further sentences without a number or date once the best one holds the asked one.
+
+        They share the question's topic words, so they count as evidence that the answer is on topic (the
+        refusal is judged with them), but they are no part of the answer.
+        """
+        wanted = expected_answer_type(question)
+        best = chosen[0]
+        if wanted not in VALUE_TYPES or not self._has_value(best.passage, best.index, wanted, question):
+            return chosen
+        return [best] + [item for item in chosen[1:] if self._has_value(item.passage, item.index, wanted, question)]
 
     @staticmethod
     def _has_value(passage: Passage, index: int, wanted: str, question: str) -> bool:
