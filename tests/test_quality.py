@@ -418,6 +418,31 @@ def test_a_sentence_without_the_asked_number_is_not_shown_once_the_answer_has_it
     assert shown("Why does Japan invest in supply chains?", chosen) == texts
 
 
+def test_a_command_question_takes_the_next_sentence_when_it_names_the_command() -> None:
+    texts = [
+        "Multiarch support lets users define foreign architectures on the current system.",
+        "To do this, use dpkg --add-architecture as shown below.",
+        "Packages of a foreign architecture are installed like any other.",
+    ]
+    passage = Passage("c1", " ".join(texts), "s", "t", 0, 0)
+    passage.sentences = [Sentence(text, 0, len(text)) for text in texts]
+    question = "Which command defines a foreign architecture in dpkg?"
+    retrieval = Retrieval(question, np.zeros(4, dtype=np.float32), extract_terms(question), [passage], {})
+    answerer = ExtractiveAnswerer()
+
+    def chosen(order: list[int]) -> list[str]:
+        scored = [
+            ScoredSentence(passage.sentences[i], passage, i, 1.0 - n, set(extract_terms(texts[i])))
+            for n, i in enumerate(order)
+        ]
+        return [item.sentence.text for item in answerer._choose(scored, question, retrieval)]
+
+    assert chosen([0, 2, 1]) == texts[:2]
+    # Without an inline command the next sentence is just another sentence.
+    passage.sentences[1] = Sentence("To do this, read the section below.", 0, 10)
+    assert chosen([0, 2, 1]) == texts[:1]
+
+
 def test_a_name_in_a_third_of_the_documents_is_the_corpus_topic() -> None:
     pages = {f"page{n}": ["gimp", "layer"] if n < 4 else ["layer", f"word{n}"] for n in range(12)}
     chunks = [

@@ -67,6 +67,8 @@ REFERENT_CHARS = 300
 # Chunks of a document are cut at paragraph breaks: one starting within this many characters of another's
 # end continues it.
 NEXT_CHUNK_GAP = 3
+# A command written inside a sentence: a program name followed by an option ("run dpkg --add-architecture").
+INLINE_COMMAND = re.compile(r"(?<![\w/.-])[a-z][\w.+-]* --?[a-z][\w-]*")
 # Asked values a sentence holds or lacks by its form (see rag.text.has_answer_type).
 VALUE_TYPES = ("number", "date", "duration")
 
@@ -390,6 +392,15 @@ class ExtractiveAnswerer(Answerer):
         length = len(best.sentence.text)
         covered = matched(topic_terms, best.terms)
         typed = wanted is None or self._has_value(best.passage, best.index, wanted, question)
+        # The command is often in the sentence after the one that speaks of the task ("… define foreign
+        # architectures." / "To do this, use dpkg --add-architecture.").
+        after = best.index + 1
+        next_has_it = after < len(best.passage.sentences) and self._has_value(best.passage, after, "command", question)
+        if not typed and wanted == "command" and next_has_it:
+            following = ScoredSentence(best.passage.sentences[after], best.passage, after, best.score, set())
+            chosen.append(following)
+            length += len(following.sentence.text)
+            typed = True
         asks_why = asks_for_reasons(question)
         for candidate in scored[1 : self._max_sentences * 4]:
             if len(chosen) >= self._max_sentences or candidate.score < best.score - JOIN_MARGIN:
@@ -435,7 +446,8 @@ class ExtractiveAnswerer(Answerer):
             # A definition list of commands or options ("update" / "Эта команда обновляет …") names the
             # command in its term: the description answers "which command", with the term before it.
             described = index > 0 and sentences[index - 1].kind == "term" and sentences[index].kind != "term"
-            return sentences[index].kind == "code" or described or _announces_code(sentences, index)
+            inline = INLINE_COMMAND.search(sentences[index].text) is not None
+            return sentences[index].kind == "code" or described or inline or _announces_code(sentences, index)
         return has_answer_type(passage.sentences[index].text, wanted, question)
 
     @staticmethod
