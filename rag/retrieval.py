@@ -35,6 +35,8 @@ logger = logging.getLogger("citechat.retrieval")
 RRF_K = 60
 # How far down each ranking fusion looks.
 CANDIDATES = 20
+# BM25's best chunk is always among the passages when the corpus holds this share of the question's words.
+KEYWORD_SLOT_COVERAGE = 0.5
 # A question word's counterparts in the documents' other language are the vocabulary stems at least this
 # close to it (query-to-query cosine of multilingual-e5-small: a word and its translation sit at 0.90-0.97,
 # unrelated words mostly below) and within the spread of the nearest one (inflected forms with other stems).
@@ -46,6 +48,15 @@ TRANSLATIONS_PER_WORD = 3
 MIN_OTHER_VOCABULARY = 100
 # Another process (a CLI ingest) may change the store; its revision is checked at most this often.
 REVISION_CHECK_SECONDS = 1.0
+
+
+def keep_in_pool(ranked: Sequence[str], chunk_id: str | None, size: int) -> list[str]:
+    """Return `ranked` with `chunk_id` (if ranked at all) among its first `size`: in the last place of them."""
+    ranked = list(ranked)
+    if chunk_id in ranked and chunk_id not in ranked[:size]:
+        ranked.remove(chunk_id)
+        ranked.insert(size - 1, chunk_id)
+    return ranked
 
 
 def fuse_rankings(
@@ -234,6 +245,11 @@ class HybridRetriever(BaseRetriever):
         )
         ranked = sorted(fused, key=lambda chunk_id: -fused[chunk_id])
         size = max(top_k * 2, top_k) if self._reranker else top_k
+        # Fusion favours chunks every ranking finds; the one chunk holding all the rare question words
+        # (BM25's first) may be found by no other ranking. It keeps the last place in the pool.
+        if lexical_weight >= KEYWORD_SLOT_COVERAGE:
+            keyword_best = next(iter(lexical.distinct(chunk_id for chunk_id, _ in lexical_hits)), None)
+            ranked = keep_in_pool(ranked, keyword_best, size)
 
         nodes = {node.node_id: node for node, _ in dense}
         # Twice the pool is fetched: a sentence hit may belong to a write that never finished.

@@ -6,6 +6,7 @@ The floors are regressions guards measured with bench/corpora.py, not targets: t
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,9 @@ from ingest.loaders import load_document
 from ingest.pipeline import discover_files
 from rag.config import Settings
 from rag.embeddings import Embedder
+from rag.engine import Engine
 from rag.evaluation import format_table, load_gold, normalize_for_scoring, run_gold, summarize
+from rag.retrieval import keep_in_pool
 from ui.runtime import build_corpus_engine
 
 CORPORA = Path(__file__).resolve().parent / "corpora"
@@ -58,12 +61,26 @@ def test_gold_evidence_is_in_the_documents(name: str) -> None:
             assert any(normalize_for_scoring(evidence) in text for text in texts), (case.id, evidence)
 
 
+@pytest.fixture(scope="module")
+def corpus_engine(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Callable[[str], Engine]:
+    """Return a function that gives each corpus's engine, ingested once per module."""
+    built: dict[str, Engine] = {}
+
+    def engine(name: str) -> Engine:
+        if name not in built:
+            settings = Settings(data_dir=tmp_path_factory.mktemp(name) / "data")
+            built[name] = build_corpus_engine(settings, [CORPORA / name / "docs"], embedder)
+        return built[name]
+
+    return engine
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(FLOORS))
-def test_corpus_quality_floor(name: str, tmp_path: Path, embedder: Embedder) -> None:
+def test_corpus_quality_floor(name: str, corpus_engine: Callable[[str], Engine]) -> None:
     if name in OUTSIDE_CI and not ALL_CORPORA:
         pytest.skip(f"{name}: set CITECHAT_ALL_CORPORA=1 (or run bench/corpora.py); kept out of CI for its time")
-    engine = build_corpus_engine(Settings(data_dir=tmp_path / "data"), [CORPORA / name / "docs"], embedder)
+    engine = corpus_engine(name)
     results = run_gold(engine, load_gold(CORPORA / name / "gold.jsonl"))
     print(f"\n{name}\n" + format_table(results))
     metrics = summarize(results)
@@ -72,3 +89,15 @@ def test_corpus_quality_floor(name: str, tmp_path: Path, embedder: Embedder) -> 
     assert metrics["abstain_ok"] >= refusals, metrics
     assert metrics["false_abstain"] <= false_refusals, metrics
     assert metrics["mean_answer_chars"] <= 300, metrics
+
+
+@pytest.mark.slow
+def test_the_chunk_holding_the_rare_question_words_is_retrieved(corpus_engine: Callable[[str], Engine]) -> None:
+    """Fusion favours chunks that dense, sentence and keyword search all find; the one chunk with the
+    question's rare words ("l'anglais") is found by keywords alone, and keeps a place among the passages."""
+    question = "Pourquoi l'anglais est-il nécessaire pour devenir développeur Debian ?"
+    passages = corpus_engine("handbook-fr").retriever.search(question).passages
+    assert any("maîtriser un minimum l'anglais" in passage.text for passage in passages)
+    assert keep_in_pool(list("abcdef"), "e", 3) == list("abecdf")
+    assert keep_in_pool(list("abcdef"), "b", 3) == list("abcdef")
+    assert keep_in_pool(list("abcdef"), None, 3) == list("abcdef")
