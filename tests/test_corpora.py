@@ -21,21 +21,21 @@ from rag.retrieval import keep_in_pool
 from ui.runtime import build_corpus_engine
 
 CORPORA = Path(__file__).resolve().parent / "corpora"
-# name: (overall, correct refusals, most false refusals), measured 2026-12-06 (bench/corpora.py) less about
+# name: (overall, correct refusals, most false refusals), measured 2026-12-07 (bench/corpora.py) less about
 # one question's worth.
 FLOORS = {
     "aptitude-ru": (0.81, 0.85, 0.10),
-    "debian-reference-en": (0.88, 0.57, 0.03),
+    "debian-reference-en": (0.91, 0.71, 0.03),
     "mixed-ru-en": (0.81, 0.71, 0.07),
-    "packaging-ru-pdf": (0.80, 0.85, 0.04),
-    # The development corpora for other Latin-script languages (measured 0.794, 0.71, 0; 0.80, 0.71, 0;
-    # 0.933, 0.86, 0).
+    "packaging-ru-pdf": (0.85, 0.85, 0.04),
+    # The development corpora for other Latin-script languages (measured 0.794, 0.71, 0; 0.833, 0.71, 0;
+    # 0.967, 0.86, 0).
     "handbook-fr": (0.76, 0.57, 0.04),
-    "handbook-de-dev": (0.76, 0.57, 0.05),
-    "handbook-es": (0.90, 0.71, 0.05),
-    # Chinese and Japanese handling (measured 0.867, 0.86, 0), and partly translated Russian help (0.719,
+    "handbook-de-dev": (0.80, 0.57, 0.05),
+    "handbook-es": (0.93, 0.71, 0.05),
+    # Chinese and Japanese handling (measured 0.933, 0.86, 0), and partly translated Russian help (0.719,
     # 0.71, 0.12).
-    "handbook-ja-dev": (0.83, 0.71, 0.04),
+    "handbook-ja-dev": (0.90, 0.71, 0.04),
     "gimp-ru": (0.68, 0.57, 0.16),
     # Held out: no rule was written or tuned while looking at their questions; the floors only guard them.
     # (handbook-en is held out too, but its answers are over the 300-character bound: not a CI floor yet.)
