@@ -11,6 +11,7 @@ import pytest
 from ingest.loaders import load_document, reflow_lines, strip_page_furniture
 from ingest.structure import segment_text
 from rag.abstention import AbstentionPolicy, AnswerContext, measure_signals
+from rag.answering.base import AnswerRequest
 from rag.answering.extractive import ExtractiveAnswerer, ScoredSentence, fit_coverage_by_similarity, is_quotable
 from rag.config import Settings
 from rag.embeddings import Embedder
@@ -441,6 +442,26 @@ def test_a_command_question_takes_the_next_sentence_when_it_names_the_command() 
     # Without an inline command the next sentence is just another sentence.
     passage.sentences[1] = Sentence("To do this, read the section below.", 0, 10)
     assert chosen([0, 2, 1]) == texts[:1]
+
+
+def test_the_sentence_opening_a_section_shares_its_heading_words() -> None:
+    question = "How do I upload the SSH key to Launchpad?"
+    texts = [
+        "Open the page in a web browser.",
+        "Uploading your SSH key to Launchpad",
+        "Open the file in a text editor.",
+    ]
+    passage = Passage("c1", "\n".join(texts), "s", "t", 0, 0, dense_score=0.8, heading="Setup › Uploading your SSH key")
+    vector = np.ones(4, dtype=np.float32) / 2
+    kinds = ["text", "heading", "text"]
+    passage.sentences = [Sentence(text, 0, len(text), vector, kind) for text, kind in zip(texts, kinds, strict=True)]
+    terms = extract_terms(question)
+    retrieval = Retrieval(question, vector, terms, [passage], dict.fromkeys(terms, 1.0))
+    request = AnswerRequest(question, question, "en", retrieval)
+    scored = ExtractiveAnswerer()._score_sentences(request, question)
+    # The same similarity and no question word of their own: the one under the heading ranks first.
+    assert [item.sentence.text for item in scored] == [texts[2], texts[0]]
+    assert scored[0].score > scored[1].score
 
 
 def test_a_name_in_a_third_of_the_documents_is_the_corpus_topic() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,6 +77,8 @@ VALUE_TYPES = ("number", "date", "duration")
 # per-question signals of bench/calibrate.py; the join margin is swept in bench/sweep.py (0 → 0.93
 # dev overall, 0.06 and 0.1 → 0.97; 0.1 also brings a second reason into "why" answers).
 LEXICAL_WEIGHT = 0.25
+# A question word in the sentence's section heading counts this much of one in the sentence.
+HEADING_SHARE = 0.5
 PASSAGE_WEIGHT = 0.05
 # A further sentence joins the answer only if it scores within this margin of the best one and carries
 # question words the answer so far lacks (no padding with a merely related sentence) ...
@@ -205,6 +207,16 @@ def _follow_up_adjustments(request: AnswerRequest, candidates: Sequence[_Candida
     return changes
 
 
+def _with_heading(
+    terms: set[str], heading_terms: set[str], translations: Mapping[str, Sequence[str]]
+) -> Callable[[str], float]:
+    """Return how well a sentence matches a question stem: by its own words, or (HEADING_SHARE) by those of
+    the heading of the section it opens."""
+    own = term_strength(terms, translations)
+    titled = term_strength(heading_terms, translations)
+    return lambda term: max(own(term), HEADING_SHARE * titled(term))
+
+
 def _next_chunk(passage: Passage, passages: Sequence[Passage]) -> Passage | None:
     """Return the retrieved chunk that continues `passage` in its section (the same source and heading,
     starting right after it), if any."""
@@ -329,6 +341,11 @@ class ExtractiveAnswerer(Answerer):
         qualified = bool(asked_qualifiers(question))
         question_language = detect_language(request.standalone_question)
         passage_language = {passage.chunk_id: detect_language(passage.text) for passage in retrieval.passages}
+        # A section heading says what its sentences are about ("Загрузка вашего ключа SSH на Launchpad").
+        section_terms = {
+            passage.chunk_id: set(extract_terms(passage.heading.split("›")[-1], retrieval.language))
+            for passage in retrieval.passages
+        }
         candidates: list[_Candidate] = []
         for passage in retrieval.passages:
             for index, sentence in enumerate(passage.sentences):
@@ -340,8 +357,10 @@ class ExtractiveAnswerer(Answerer):
                 # A foreign-language line inside a document (a source title, a quote) shares words
                 # with same-language questions by accident, so only native sentences earn keyword credit.
                 if language == passage_language[passage.chunk_id] or sentence.kind == "code":
+                    opens = index > 0 and passage.sentences[index - 1].kind == "heading"
+                    titled = section_terms[passage.chunk_id] if opens else set()
                     coverage = weighted_coverage(
-                        retrieval.query_terms, weights, term_strength(terms, retrieval.translations)
+                        retrieval.query_terms, weights, _with_heading(terms, titled, retrieval.translations)
                     )
                 if sentence.kind == "meta" and coverage < META_MIN_COVERAGE:
                     continue
