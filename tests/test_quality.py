@@ -644,3 +644,8 @@ def test_a_why_answer_opening_with_therefore_brings_its_cause() -> None:
     assert [item.sentence.text for item in ExtractiveAnswerer()._add_context(best, causes=True)] == [cause, answer]
     # Asked for anything else, the consequence stands alone.
     assert [item.sentence.text for item in ExtractiveAnswerer()._add_context(best)] == [answer]
+    # "Потому что …" (because) states the cause itself: it needs no sentence before it.
+    because = "Потому что режим совместимости не использует новые возможности процессоров."
+    passage.sentences[1] = Sentence(because, len(cause) + 1, len(cause) + 1 + len(because))
+    best = [ScoredSentence(passage.sentences[1], passage, 1, 1.0, set())]
+    assert [item.sentence.text for item in ExtractiveAnswerer()._add_context(best, causes=True)] == [because]

@@ -55,7 +55,7 @@ POINTERS = frozenset("этот эта эти этого этой этих это
 CJK_POINTERS = re.compile(r"この|その|これら|それら|上記|このような|这些|该|此类|上述")
 # A sentence opening with "therefore" states a consequence: for "why", its cause is the sentence before.
 CONSEQUENCE = re.compile(
-    r"(поэтому|потому|именно поэтому|therefore|hence|thus|that is why|this is why|deshalb|daher|darum|deswegen|"
+    r"(поэтому|именно поэтому|therefore|hence|thus|that is why|this is why|deshalb|daher|darum|deswegen|"
     r"donc|c'est pourquoi|ainsi|por eso|por lo tanto|por ello|así que|quindi|perciò|pertanto|portanto|por isso|"
     r"daarom|dus)\b",
     re.IGNORECASE,
