@@ -313,10 +313,22 @@ def _extract_terms_by_line(text: str) -> list[str]:
     whole = word_language(text)
     terms: list[str] = []
     for line in text.splitlines() or [text]:
-        language, decided = _decide_language(line)
-        # (None: Chinese or Japanese, whose Latin words are stemmed in English as an English text's.)
-        terms.extend(extract_terms(line, (language if decided else whole) or "en") if line.strip() else [])
+        if line.strip():
+            terms.extend(_short_line_terms(line, whole) if len(line) <= SHORT_LINE_CHARS else _line_terms(line, whole))
     return terms
+
+
+def _line_terms(line: str, whole: str | None) -> tuple[str, ...]:
+    language, decided = _decide_language(line)
+    # (None: Chinese or Japanese, whose Latin words are stemmed in English as an English text's.)
+    return tuple(extract_terms(line, (language if decided else whole) or "en"))
+
+
+# Help pages repeat short lines ("Пример:", "Синтаксис:", menu paths) thousands of times: their terms
+# are computed once per process (they depend only on the line and, when it is too short to tell its
+# language, the chunk's). Long lines seldom repeat and are not kept.
+SHORT_LINE_CHARS = 200
+_short_line_terms = lru_cache(maxsize=2**15)(_line_terms)
 
 
 # Words shorter than this, or with digits, are not looked up in the other language ("ext4", "-nc", "of").

@@ -116,6 +116,10 @@ def test_each_line_of_a_partly_translated_chunk_is_stemmed_in_its_own_language()
     terms = extract_terms(german + "\n" + english + "\nPartitionen")
     assert terms == [*extract_terms(german), *extract_terms(english), stem_word("partitionen", "de")]
     assert stem_word("partitionen", "de") in extract_terms(german) and "partit" in extract_terms(english)
+    # The same short line (its terms are kept per process: help pages repeat such lines) is read in the
+    # language of each chunk it is in.
+    assert extract_terms(english + "\nPartitionen")[-1] == stem_word("partitionen", "en")
+    assert extract_terms(german + "\nPartitionen")[-1] == stem_word("partitionen", "de")
 
 
 def test_question_words_of_other_languages_ask_for_values() -> None:
