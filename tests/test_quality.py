@@ -399,14 +399,20 @@ def test_a_why_answer_takes_the_reason_from_the_next_chunk_of_its_section() -> N
     ]
 
 
+def passage_of(texts: list[str]) -> Passage:
+    """Return one passage whose sentences are `texts` (offsets are not used by these tests)."""
+    passage = Passage("c1", " ".join(texts), "s", "t", 0, 0)
+    passage.sentences = [Sentence(text, 0, len(text)) for text in texts]
+    return passage
+
+
 def test_a_sentence_without_the_asked_number_is_not_shown_once_the_answer_has_it() -> None:
     texts = [
         "Japan pledged to invest 19 billion dollars in the region.",
         "Tokyo's approach reflects growing tension around supply chains.",
         "The EU plans to mobilise 12 billion euros for transport links.",
     ]
-    passage = Passage("c1", " ".join(texts), "s", "t", 0, 0)
-    passage.sentences = [Sentence(text, 0, len(text)) for text in texts]
+    passage = passage_of(texts)
     chosen = [ScoredSentence(sentence, passage, index, 1.0, set()) for index, sentence in enumerate(passage.sentences)]
     answerer = ExtractiveAnswerer()
 
@@ -425,8 +431,7 @@ def test_a_command_question_takes_the_next_sentence_when_it_names_the_command() 
         "To do this, use dpkg --add-architecture as shown below.",
         "Packages of a foreign architecture are installed like any other.",
     ]
-    passage = Passage("c1", " ".join(texts), "s", "t", 0, 0)
-    passage.sentences = [Sentence(text, 0, len(text)) for text in texts]
+    passage = passage_of(texts)
     question = "Which command defines a foreign architecture in dpkg?"
     retrieval = Retrieval(question, np.zeros(4, dtype=np.float32), extract_terms(question), [passage], {})
     answerer = ExtractiveAnswerer()
