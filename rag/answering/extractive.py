@@ -414,8 +414,12 @@ class ExtractiveAnswerer(Answerer):
         # The command is often in the sentence after the one that speaks of the task ("… define foreign
         # architectures." / "To do this, use dpkg --add-architecture.").
         after = best.index + 1
-        next_has_it = after < len(best.passage.sentences) and self._has_value(best.passage, after, "command", question)
-        if not typed and wanted == "command" and next_has_it:
+        if (
+            not typed
+            and wanted == "command"
+            and after < len(best.passage.sentences)
+            and self._has_value(best.passage, after, wanted, question)
+        ):
             following = ScoredSentence(best.passage.sentences[after], best.passage, after, best.score, set())
             chosen.append(following)
             length += len(following.sentence.text)
