@@ -647,6 +647,13 @@ CORRIDOR_HISTORY = [
 CORRIDOR_FOLLOW_UP = "Почему Япония его поддерживает?"
 
 
+def gives_a_reason(answer: str) -> bool:
+    """Tell whether a quote answers CORRIDOR_FOLLOW_UP with one of the article's reasons: weakening Russia's
+    hold on the region's infrastructure, or Moscow's and Beijing's monopoly in minerals (the two sentences
+    score 0.1 apart, at the join margin, so either may be the one quoted)."""
+    return any(reason in answer.lower() for reason in ("росси", "москв"))
+
+
 def condensing_reply(rewrite: str) -> Any:
     """Reply `rewrite` to the condensing prompt and refuse the answer prompt (the quote is then given)."""
 
@@ -671,7 +678,7 @@ def test_a_follow_up_is_condensed_by_the_model_when_its_rewrite_only_names_the_t
     assert [event.stage for event in events if isinstance(event, AnswerProgress)] == ["condensing", "writing"]
     condense_request = server.requests[0]["messages"][-1]["content"]
     assert "Что такое Средний коридор?" in condense_request and "Russian" in condense_request
-    assert "росси" in answer.answer.lower()  # the model refused the answer: the quote is given
+    assert gives_a_reason(answer.answer)  # the model refused the answer: the quote is given
 
 
 @pytest.mark.parametrize(
@@ -727,7 +734,7 @@ def test_a_follow_up_answered_by_repeating_the_previous_answer_gives_the_quote(
     answer = llm_engine.ask(CORRIDOR_FOLLOW_UP, CORRIDOR_HISTORY)
 
     assert answer.mode == "llm-fallback" and "repeats the conversation" in answer.fallback_reason
-    assert "росси" in answer.answer.lower()
+    assert gives_a_reason(answer.answer)
 
 
 def test_a_sentence_is_credited_to_the_passage_that_says_it_not_to_its_loose_markers(
