@@ -234,10 +234,11 @@ class HybridRetriever(BaseRetriever):
         translated_weight = weighted_coverage(
             terms, idf, lambda term: max((lexical.presence(other) for other in translations.get(term, ())), default=0.0)
         )
+        keyword_ranking = lexical.distinct(chunk_id for chunk_id, _ in lexical_hits)
         fused = fuse_rankings(
             [
                 lexical.distinct(node.node_id for node, _ in dense),
-                lexical.distinct(chunk_id for chunk_id, _ in lexical_hits),
+                keyword_ranking,
                 lexical.distinct(sentence_ranking),
                 lexical.distinct(chunk_id for chunk_id, _ in translated_hits),
             ],
@@ -248,8 +249,7 @@ class HybridRetriever(BaseRetriever):
         # Fusion favours chunks every ranking finds; the one chunk holding all the rare question words
         # (BM25's first) may be found by no other ranking. It keeps the last place in the pool.
         if lexical_weight >= KEYWORD_SLOT_COVERAGE:
-            keyword_best = next(iter(lexical.distinct(chunk_id for chunk_id, _ in lexical_hits)), None)
-            ranked = keep_in_pool(ranked, keyword_best, size)
+            ranked = keep_in_pool(ranked, next(iter(keyword_ranking), None), size)
 
         nodes = {node.node_id: node for node, _ in dense}
         # Twice the pool is fetched: a sentence hit may belong to a write that never finished.

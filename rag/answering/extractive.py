@@ -213,6 +213,8 @@ def _with_heading(
     """Return how well a sentence matches a question stem: by its own words, or (HEADING_SHARE) by those of
     the heading of the section it opens."""
     own = term_strength(terms, translations)
+    if not heading_terms:
+        return own
     titled = term_strength(heading_terms, translations)
     return lambda term: max(own(term), HEADING_SHARE * titled(term))
 
