@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -16,6 +17,7 @@ from rag.text import (
     expected_answer_type,
     extract_terms,
     find_names,
+    find_quoted_labels,
     find_specific_tokens,
     has_answer_type,
     is_stopword,
@@ -54,6 +56,8 @@ PREFIX_CHARS = 5
 PREFIX_SHARE = 0.7
 # A stem this long inside a longer word ("font" in "ttf-mscorefonts") also counts as half a match.
 INFIX_CHARS = 4
+# A number and the word of its unit, as one token ("64-bit", "32-битный").
+_NUMBER_WITH_UNIT = re.compile(r"(\d+)-[^\W\d_]+")
 
 
 @dataclass
@@ -195,16 +199,26 @@ def measure_signals(
     def common(stem: str) -> bool:
         return weight(stem) < topic_idf or bool(retrieval.widespread and retrieval.widespread(stem))
 
-    names = find_names(retrieval.query)
+    # What the question names: its capitalized words, and the labels it quotes ("инструмент «Поворот»"),
+    # each by its stems; one the corpus never mentions, by any of them, is unknown to it.
+    names = {name: [stem_word(name, language)] for name in find_names(retrieval.query)}
+    for label in find_quoted_labels(retrieval.query):
+        names.setdefault(label, extract_terms(label, language))
     signals = EvidenceSignals(
         best_dense=best_dense,
         corpus_coverage=weighted_coverage(terms, weights, lambda term: retrieval.term_presence.get(term, 0.0)),
         passage_coverage=weighted_coverage(terms, weights, lambda term: match_strength(term, passage_terms)),
         has_terms=bool(terms),
-        unknown_names=[name for name in names if retrieval.term_presence.get(stem_word(name, language), 1.0) == 0.0],
+        unknown_names=[
+            name
+            for name, stems in names.items()
+            if stems and all(retrieval.term_presence.get(stem, 1.0) == 0.0 for stem in stems)
+        ],
     )
     if retrieval.native:
-        unknown = [name for name in signals.unknown_names if not retrieval.translations.get(stem_word(name, language))]
+        unknown = [
+            name for name in signals.unknown_names if not any(retrieval.translations.get(stem) for stem in names[name])
+        ]
         # Most of what the question names, not one capitalized word ("Prime Minister of Japan").
         if 2 * len(unknown) > len(names):
             signals.unknown_anywhere = unknown
@@ -272,7 +286,14 @@ def measure_signals(
 
 
 def _mentions(lowered: str, token: str) -> bool:
-    """Tell whether normalized text holds a token, its hyphens aside ("64-bit" is "64 bit" or "64bit")."""
+    """Tell whether normalized text holds a token, its hyphens aside ("64-bit" is "64 bit" or "64bit").
+
+    A number with its unit word ("64-bit", "5-minute") is mentioned by the number: the word is translated
+    ("64-битной") or joined to a name ("wine64", "x86_64").
+    """
+    unit = _NUMBER_WITH_UNIT.fullmatch(token)
+    if unit:
+        return re.search(rf"(?<!\d){unit.group(1)}(?!\d)", lowered) is not None
     return any(form in lowered for form in {token, token.replace("-", " "), token.replace("-", "")})
 
 

@@ -404,6 +404,17 @@ def find_names(text: str) -> list[str]:
     return names
 
 
+# A label quoted in a question («Поворот», "Delete cropped pixels", „Speichern“): a few words, one thing.
+_QUOTED_LABEL = re.compile(r"«([^«»]{1,60})»|“([^“”]{1,60})”|„([^„“”]{1,60})[“”]|\"([^\"]{1,60})\"")
+MAX_LABEL_WORDS = 5
+
+
+def find_quoted_labels(text: str) -> list[str]:
+    """Return the short quoted labels of a text (a menu item, a tool, an option's name): names of one thing."""
+    labels = ("".join(groups).strip() for groups in _QUOTED_LABEL.findall(text))
+    return [label for label in labels if label and len(split_into_words(label)) <= MAX_LABEL_WORDS]
+
+
 # Sentences of a question that tell the assistant how to answer ("Ответь кратко.", "Answer in two
 # sentences.") say nothing about the topic; they are dropped before the question's words are weighed.
 _INSTRUCTION = re.compile(

@@ -26,17 +26,17 @@ CORPORA = Path(__file__).resolve().parent / "corpora"
 FLOORS = {
     "aptitude-ru": (0.81, 0.85, 0.10),
     "debian-reference-en": (0.91, 0.71, 0.03),
-    "mixed-ru-en": (0.81, 0.71, 0.07),
+    "mixed-ru-en": (0.84, 0.71, 0.04),
     "packaging-ru-pdf": (0.85, 0.85, 0.04),
     # The development corpora for other Latin-script languages (measured 0.794, 0.71, 0; 0.833, 0.71, 0;
     # 0.967, 0.86, 0).
     "handbook-fr": (0.76, 0.57, 0.04),
     "handbook-de-dev": (0.80, 0.57, 0.05),
     "handbook-es": (0.93, 0.71, 0.05),
-    # Chinese and Japanese handling (measured 0.933, 0.86, 0), and partly translated Russian help (0.719,
-    # 0.71, 0.12).
+    # Chinese and Japanese handling (measured 0.933, 0.86, 0), and partly translated Russian help (0.781,
+    # 0.86, 0.08).
     "handbook-ja-dev": (0.90, 0.71, 0.04),
-    "gimp-ru": (0.68, 0.57, 0.16),
+    "gimp-ru": (0.75, 0.71, 0.12),
     # Held out: no rule was written or tuned while looking at their questions; the floors only guard them.
     # (handbook-en is held out too, but its answers are over the 300-character bound: not a CI floor yet.)
     "doublecmd-ru": (0.78, 0.62, 0.09),
@@ -101,3 +101,37 @@ def test_the_chunk_holding_the_rare_question_words_is_retrieved(corpus_engine: C
     assert keep_in_pool(list("abcdef"), "e", 3) == list("abecdf")
     assert keep_in_pool(list("abcdef"), "b", 3) == list("abcdef")
     assert keep_in_pool(list("abcdef"), None, 3) == list("abcdef")
+
+
+@pytest.mark.slow
+def test_a_quoted_label_the_documents_never_mention_is_refused(corpus_engine: Callable[[str], Engine]) -> None:
+    """A quoted label names one thing, even capitalized after its quote mark: a tool the help never
+    mentions is not answered with the shortcut of another one; a tool it describes is."""
+    engine = corpus_engine("gimp-ru")
+    assert engine.ask("Какой комбинацией клавиш вызывается инструмент «Лассо»?").abstained
+    described = engine.ask("Какой комбинацией клавиш вызывается инструмент «Кадрирование»?")
+    assert not described.abstained and "Shift+C" in described.answer
+
+
+@pytest.mark.slow
+def test_a_number_with_its_unit_is_found_in_names_that_carry_the_number(
+    corpus_engine: Callable[[str], Engine],
+) -> None:
+    """A number with its unit ("64-bit") is mentioned by names that carry it ("wine64", "x86_64"); another number
+    is not."""
+    engine = corpus_engine("mixed-ru-en")
+    found = engine.ask("Which command can I run by hand when winecfg fails on a 64-bit machine?")
+    assert not found.abstained and "wine64" in found.answer
+    assert engine.ask("Which command can I run by hand when winecfg fails on a 128-bit machine?").abstained
+
+
+@pytest.mark.slow
+def test_a_section_heading_is_not_quoted_before_the_sentence_that_opens_the_section(
+    corpus_engine: Callable[[str], Engine],
+) -> None:
+    """ "Эта команда находится в меню …" opens the section "7.24.1. Активация команды": the heading is shown
+    by the citation, not quoted as part of the answer."""
+    answer = corpus_engine("gimp-ru").ask("В каком меню находится команда «Применить маску слоя»?")
+    assert not answer.abstained and "Слой → Маска → Применить маску слоя" in answer.answer
+    assert "Активация команды" not in answer.answer
+    assert "Активация команды" in answer.citations[0].text

@@ -12,6 +12,7 @@ from rag.text import (
     asked_focus,
     extract_terms,
     find_names,
+    find_quoted_labels,
     find_specific_tokens,
     is_stopword,
     stem_word,
@@ -83,6 +84,17 @@ def test_german_nouns_are_not_names_but_french_names_are() -> None:
     assert find_names("Quelle version de Mozilla Firefox prend en charge SNI ?") == ["mozilla", "firefox", "sni"]
     # The named parts of a German compound are names, the nouns they are joined to are not.
     assert find_names("Wie startet man eine WireGuard-VPN-Verbindung?") == ["wireguard", "vpn"]
+
+
+def test_quoted_labels_are_short_quotes_in_any_quote_marks() -> None:
+    assert find_quoted_labels("Что делает инструмент «Поворот» и команда «Обрезать до содержимого»?") == [
+        "Поворот",
+        "Обрезать до содержимого",
+    ]
+    assert find_quoted_labels('What does "Delete cropped pixels" do?') == ["Delete cropped pixels"]
+    assert find_quoted_labels("Was macht „Speichern unter“?") == ["Speichern unter"]
+    # A quoted sentence is not a label.
+    assert find_quoted_labels("Что значит «это длинная фраза из шести слов»?") == []
 
 
 def test_name_rules_hold_in_german_and_a_name_inside_a_compound_is_mentioned() -> None:

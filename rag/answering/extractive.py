@@ -483,6 +483,10 @@ class ExtractiveAnswerer(Answerer):
             sentence.kind == "code" and is_lead_in(previous.text)
         ):
             return True
+        # A section's heading is what its first sentence speaks of ("Эта команда …" under "Активация команды"):
+        # the citation shows it; quoted, it would read as part of the answer.
+        if previous.kind == "heading":
+            return False
         return len(sentence.text) < MIN_STANDALONE_CHARS or ExtractiveAnswerer._points_back(sentence)
 
     @staticmethod
