@@ -64,7 +64,7 @@ def _line_runs(text: str, block: Block, max_chars: int) -> list[SentenceSpan]:
 
 def split_block(text: str, block: Block) -> list[SentenceSpan]:
     """Return the quotable units of one block."""
-    if block.kind in ("heading", "term", "meta"):
+    if block.kind in ("heading", "term", "title", "meta"):
         return [SentenceSpan(block.start, block.end, block.kind)]
     if block.kind == "code":
         if block.end - block.start <= MAX_CODE_SENTENCE_CHARS:
@@ -80,7 +80,7 @@ def _units(text: str, blocks: list[Block]) -> list[_Unit]:
     pending: list[Block] = []
     for block in blocks:
         pending.append(block)
-        glues_forward = block.kind in ("heading", "term") or (
+        glues_forward = block.kind in ("heading", "term", "title") or (
             block.kind == "text" and is_lead_in(text[block.start : block.end])
         )
         if not glues_forward:
@@ -140,4 +140,4 @@ def chunk_text(text: str, max_chars: int, blocks: list[Block] | None = None) -> 
 
 
 def _only_headings(spans: list[SentenceSpan]) -> bool:
-    return all(span.kind in ("heading", "term") for span in spans)
+    return all(span.kind in ("heading", "term", "title") for span in spans)

@@ -191,7 +191,7 @@ class _HtmlBlocks:
         if not text:
             return
         if (
-            kind not in ("heading", "term")
+            kind not in ("heading", "term", "title")
             and count_words(text) <= SHORT_LINE_WORDS
             and linked >= _LINK_SHARE * len(text.replace(" ", ""))
         ):
@@ -249,10 +249,13 @@ class _HtmlBlocks:
                 self.add("heading", child, int(child.name[1]))
             elif child.name == "pre":
                 self.add("code", child)
-            elif child.name == "dt" or (_BLOCK_TITLE in (child.get("class") or []) and child.name != "table"):
-                # A block's own title ("Figure 9.3. …", "Example 6.1. …", an admonition's "Note") is context
-                # for what follows, like a definition's term, never an answer by itself.
+            elif child.name == "dt":
                 self.add("term", child)
+            elif _BLOCK_TITLE in (child.get("class") or []) and child.name != "table":
+                # A block's own title ("Figure 9.3. …", "Example 6.1. …", an admonition's "TIP …") is context for
+                # what follows, like a definition's term, never an answer by itself; unlike a term, it names no
+                # command or option the block describes, and is not quoted with it.
+                self.add("title", child)
             elif child.name == "tr" and self._is_simple_row(child):
                 self.add_row(child)
             elif child.find(list(_BLOCK_TAGS - {"br"})):

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-BlockKind = Literal["heading", "term", "text", "item", "code", "meta"]
+BlockKind = Literal["heading", "term", "title", "text", "item", "code", "meta"]
 
 # A line this short with no closing punctuation reads as a heading, a label or a credit, not prose.
 SHORT_LINE_WORDS = 12

@@ -135,3 +135,12 @@ def test_a_section_heading_is_not_quoted_before_the_sentence_that_opens_the_sect
     assert not answer.abstained and "Слой → Маска → Применить маску слоя" in answer.answer
     assert "Активация команды" not in answer.answer
     assert "Активация команды" in answer.citations[0].text
+
+
+@pytest.mark.slow
+def test_a_sidebar_title_is_not_quoted_before_its_first_sentence(corpus_engine: Callable[[str], Engine]) -> None:
+    """ "TIP Working around a winecfg failure" titles a sidebar: context for its sentences, not an answer line
+    (a definition's term, which names the command it describes, still is; see tests/test_quality.py)."""
+    answer = corpus_engine("mixed-ru-en").ask("What can I do when winecfg fails?")
+    assert not answer.abstained and "winecfg (which is just a wrapper) might fail" in answer.answer
+    assert "Working around a winecfg failure" not in answer.answer

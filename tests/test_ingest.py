@@ -181,11 +181,14 @@ def test_html_block_titles_are_context_not_answers(tmp_path: Path) -> None:
     path.write_text(
         "<html><body><p>SSH can forward a local port to a remote machine so that traffic goes through it.</p>"
         "<div class='figure'><p class='title'><strong>Figure 9.3. Forwarding a local port with SSH</strong></p>"
-        "<img src='x.png'></div><p>The next paragraph explains the options in detail.</p></body></html>",
+        "<img src='x.png'></div><p>The next paragraph explains the options in detail.</p>"
+        "<dl><dt>update</dt><dd>Updates the list of available packages.</dd></dl></body></html>",
         encoding="utf-8",
     )
     kinds = block_kinds(path)
-    assert kinds["Figure 9.3. Forwarding a local port with SSH"] == "term"
+    assert kinds["Figure 9.3. Forwarding a local port with SSH"] == "title"
+    # A definition's term names what it describes (a command, an option): a kind of its own.
+    assert kinds["update"] == "term"
 
 
 @pytest.mark.parametrize(

@@ -116,7 +116,7 @@ RESTATED_SHARE = 0.5
 # A numbered figure, table or example title: a word, then its number ("Figure 13.5.", "Пример 3.2").
 CAPTION = re.compile(r"^[^\W\d_]+\.?\s+\d+(?:[.-]\d+)*[.:]?\s")
 # Kinds that are context, not answers.
-UNQUOTABLE_KINDS = frozenset({"heading", "term"})
+UNQUOTABLE_KINDS = frozenset({"heading", "term", "title"})
 
 
 @dataclass
