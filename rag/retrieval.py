@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -23,6 +23,7 @@ from rag.store import ChunkStore, ChunkVersion
 from rag.text import (
     detect_language,
     extract_terms,
+    extract_terms_and_language,
     is_vocabulary_word,
     split_into_words,
     stem_word,
@@ -113,7 +114,9 @@ class HybridRetriever(BaseRetriever):
         self._checked_at = 0.0
         self._rebuilding = False
         # Stems of every stored chunk by id, kept between rebuilds: a new revision stems only new chunks.
-        self._terms: dict[str, tuple[ChunkVersion, list[str]]] = {}
+        self._terms: dict[str, tuple[ChunkVersion, list[str], str | None]] = {}
+        # The word language of most of the searched chunks, if most share one (rag.text.word_language).
+        self._main_language: str | None = None
         # Whether the vocabulary holds enough of a language, at the revision it was counted at.
         self._languages_revision = -1
         self._has_languages: dict[str, bool] = {}
@@ -165,7 +168,7 @@ class HybridRetriever(BaseRetriever):
             ids = self._store.chunk_ids()
             known = self._terms
             for version, text in self._store.chunk_texts([chunk_id for chunk_id in ids if chunk_id not in known]):
-                known[version.chunk_id] = (version, extract_terms(text))
+                known[version.chunk_id] = (version, *extract_terms_and_language(text))
             stored = set(ids)
             for gone in [chunk_id for chunk_id in known if chunk_id not in stored]:
                 del known[gone]
@@ -176,8 +179,11 @@ class HybridRetriever(BaseRetriever):
                 if chunk_id in known and committed.get(known[chunk_id][0].source) == known[chunk_id][0].content_hash
             ]
             index = LexicalIndex.from_terms(visible, {chunk_id: known[chunk_id][0].source for chunk_id, _ in visible})
+            languages = Counter(known[chunk_id][2] for chunk_id, _ in visible)
+            main = max(languages, key=lambda language: languages[language], default=None)
             with self._lock:
                 self._lexical, self._committed, self._revision = index, committed, revision
+                self._main_language = main if main and 2 * languages[main] > len(visible) else None
 
     def _committed_ids(self, nodes: Iterable[TextNode]) -> set[str]:
         """Return the ids of the nodes that belong to committed document versions.
@@ -212,7 +218,8 @@ class HybridRetriever(BaseRetriever):
         query_embedding = (
             self._embedder.embed_query(query) if embedding is None else np.asarray(embedding, dtype=np.float32)
         )
-        language = word_language(query) or "en"
+        asked = word_language(query)
+        language = asked or "en"
         script = detect_language(query)
         terms = extract_terms(query, language)
         translations = self.translate(query)
@@ -286,8 +293,10 @@ class HybridRetriever(BaseRetriever):
             topic_idf=lexical.topic_idf(),
             widespread=lexical.widespread,
             translations=translations,
-            # Latin script is shared by many languages; Cyrillic is the question's own.
-            native=script != "en" and 2 * lexical.language_share(script) > 1,
+            # Latin script is shared by many languages ("Germany" is "Allemagne"): a Latin-script question is the
+            # corpus's own when most of its chunks are in the question's language, a Cyrillic one by script.
+            native=(script != "en" and 2 * lexical.language_share(script) > 1)
+            or (script == "en" and asked is not None and asked == self._main_language),
         )
 
     def translate(self, query: str) -> dict[str, tuple[str, ...]]:

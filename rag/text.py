@@ -201,6 +201,20 @@ def _decide_language(text: str) -> tuple[str | None, bool]:
     return _latin_language(words), True
 
 
+_KANA = re.compile(r"[\u3040-\u30ff]")
+
+
+def reply_language(text: str) -> str:
+    """Return the language to reply to `text` in: "ru", "ja", "zh", a key of SNOWBALL_LANGUAGES its own words
+    decide, else "en"."""
+    if detect_language(text) == "ru":
+        return "ru"
+    if is_cjk(text):
+        return "ja" if _KANA.search(text) else "zh"
+    language, decided = _decide_language(text)
+    return language if decided and language else "en"
+
+
 def is_cjk(text: str) -> bool:
     """Tell whether `text` is Chinese or Japanese: its characters (a word's worth each two) outweigh its Latin
     letters ("Mandriva Linux は何年に消えましたか?" is Japanese)."""
@@ -307,10 +321,16 @@ def extract_terms(text: str, language: str | None = None) -> list[str]:
     return [stem_word(word, stemming) for word in split_into_content_words(text, language)]
 
 
-def _extract_terms_by_line(text: str) -> list[str]:
+def extract_terms_and_language(text: str) -> tuple[list[str], str | None]:
+    """Return `extract_terms(text)` and the text's `word_language`, which it decides on the way."""
+    whole = word_language(text)
+    return _extract_terms_by_line(text, whole), whole
+
+
+def _extract_terms_by_line(text: str, whole: str | None = None) -> list[str]:
     # A chunk of a partly translated manual holds lines of both languages ("Das Passwort …" beside an English
     # sidebar): each line is stemmed in its own language, and lines too short to tell in the chunk's.
-    whole = word_language(text)
+    whole = whole or word_language(text)
     terms: list[str] = []
     for line in text.splitlines() or [text]:
         if line.strip():

@@ -147,3 +147,18 @@ def test_a_sidebar_title_is_not_quoted_before_its_first_sentence(corpus_engine: 
     answer = corpus_engine("mixed-ru-en").ask("What can I do when winecfg fails?")
     assert not answer.abstained and "winecfg (which is just a wrapper) might fail" in answer.answer
     assert "Working around a winecfg failure" not in answer.answer
+
+
+@pytest.mark.slow
+def test_a_name_a_corpus_in_the_question_language_never_mentions_refuses_in_that_language(
+    corpus_engine: Callable[[str], Engine],
+) -> None:
+    """Most of the French handbook is French: "Paris", which it never mentions, is unknown to it even where the
+    closest passage is an English configuration block; the refusal is in French."""
+    from rag.answering.base import REFUSALS
+
+    engine = corpus_engine("handbook-fr")
+    answer = engine.ask("Quel temps fait-il à Paris aujourd'hui ?")
+    assert answer.abstained and answer.answer == REFUSALS["fr"]
+    # A name it mentions is no reason to refuse.
+    assert not engine.ask("Que fait l'option Indexes d'Apache ?").abstained

@@ -7,6 +7,7 @@ import pytest
 import Stemmer
 
 from rag.abstention import AbstentionPolicy, AnswerContext, EvidenceSignals, measure_signals
+from rag.answering.base import REFUSALS, refuse
 from rag.models import Retrieval
 from rag.text import (
     asked_focus,
@@ -95,6 +96,28 @@ def test_quoted_labels_are_short_quotes_in_any_quote_marks() -> None:
     assert find_quoted_labels("Was macht „Speichern unter“?") == ["Speichern unter"]
     # A quoted sentence is not a label.
     assert find_quoted_labels("Что значит «это длинная фраза из шести слов»?") == []
+
+
+@pytest.mark.parametrize(
+    ("question", "language"),
+    [
+        ("Wer hat tcpdump entwickelt?", "de"),
+        ("Qui a développé tcpdump ?", "fr"),
+        ("¿Quién es el autor de nmap?", "es"),
+        ("Chi ha scritto nmap?", "it"),
+        ("Quem escreveu o nmap?", "pt"),
+        ("Wie heeft nmap geschreven?", "nl"),
+        ("nmap を書いたのは誰ですか?", "ja"),
+        ("谁写了 nmap?", "zh"),
+        ("Кто написал nmap?", "ru"),
+        ("Who wrote nmap?", "en"),
+        # A language citechat has no words for gets English.
+        ("Kto jest autorem narzędzia nmap?", "en"),
+    ],
+)
+def test_a_refusal_is_in_the_language_of_the_question(question: str, language: str) -> None:
+    assert refuse("en", question).text == REFUSALS[language]
+    assert refuse("ru").text == REFUSALS["ru"]
 
 
 def test_name_rules_hold_in_german_and_a_name_inside_a_compound_is_mentioned() -> None:

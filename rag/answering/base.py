@@ -7,10 +7,20 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from rag.models import AnswerMode, Passage, Retrieval, Turn
+from rag.text import reply_language
 
+# The refusal in the language of the question (rag.text.reply_language), English for the others.
 REFUSALS = {
     "ru": "В документах нет ответа на этот вопрос.",
     "en": "The documents do not answer this question.",
+    "de": "Die Dokumente beantworten diese Frage nicht.",
+    "fr": "Les documents ne répondent pas à cette question.",
+    "es": "Los documentos no responden a esta pregunta.",
+    "it": "I documenti non rispondono a questa domanda.",
+    "pt": "Os documentos não respondem a esta pergunta.",
+    "nl": "De documenten beantwoorden deze vraag niet.",
+    "ja": "資料にはこの質問への答えがありません。",
+    "zh": "文档中没有这个问题的答案。",
 }
 
 
@@ -50,8 +60,10 @@ class DraftDelta:
 DraftEvent = DraftDelta | Draft
 
 
-def refuse(language: str) -> Draft:
-    """Return the refusal draft in the question's language."""
+def refuse(language: str, question: str = "") -> Draft:
+    """Return the refusal draft in the question's language (`language`, "ru" or "en", unless the question's
+    words tell another)."""
+    language = reply_language(question) if question else language
     return Draft(text=REFUSALS.get(language, REFUSALS["en"]), passages=[], abstained=True)
 
 
