@@ -18,6 +18,7 @@ from rag.text import (
     extract_terms,
     find_names,
     find_quoted_labels,
+    find_rare_words,
     find_specific_tokens,
     has_answer_type,
     is_stopword,
@@ -201,7 +202,8 @@ def measure_signals(
 
     # What the question names: its capitalized words, and the labels it quotes ("инструмент «Поворот»"),
     # each by its stems; one the corpus never mentions, by any of them, is unknown to it.
-    names = {name: [stem_word(name, language)] for name in find_names(retrieval.query)}
+    asked = find_names(retrieval.query) + find_rare_words(retrieval.query)
+    names = {name: [stem_word(name, language)] for name in asked}
     for label in find_quoted_labels(retrieval.query):
         names.setdefault(label, extract_terms(label, language))
     signals = EvidenceSignals(
@@ -239,7 +241,7 @@ def measure_signals(
     lead_terms |= {stem_word(part, language) for term in lead_terms if "-" in term for part in term.split("-") if part}
     signals.missing_names = [
         name
-        for name in find_names(question)
+        for name in dict.fromkeys(find_names(question) + find_rare_words(question))
         if detect_language(name) == lead.script
         and not is_stopword(name, language)
         and not any(match_strength(stem, lead_terms) for stem in extract_terms(name, language))

@@ -435,6 +435,50 @@ def find_quoted_labels(text: str) -> list[str]:
     return [label for label in labels if label and len(split_into_words(label)) <= MAX_LABEL_WORDS]
 
 
+# A Latin-script word this rare (Zipf frequency: log10 of uses per billion words) in the question's language
+# and in English is a name or identifier ("nginx", "lighttpd", "strongswan"), written in lower case or not.
+RARE_ZIPF = 2.5
+MIN_RARE_CHARS = 4
+# ... unless more than a third of its words are that rare.
+RARE_SHARE = 3
+
+
+def _name_like(own: float, english: float) -> bool:
+    """Tell whether a word's Zipf frequencies in the question's language and in English make it a name.
+
+    A name is rare in both and is written the same in English text ("nginx", "lighttpd"), or in none
+    ("strongswan"); a rare word of the language only ("lauschenden", "enmascaramiento") is no name.
+    """
+    return own < RARE_ZIPF and english < RARE_ZIPF and (english > 0 or own == 0)
+
+
+def find_rare_words(text: str) -> list[str]:
+    """Return the normalized Latin-script words of a question that its language and English hardly use.
+
+    Program and package names are often written in lower case, so `find_names` misses them; a word list
+    of the language (wordfreq) tells them from its words. Russian questions are left out: there every
+    Latin-script word is already a specific token (`find_specific_tokens`).
+    """
+    if detect_language(text) == "ru" or is_cjk(text):
+        return []
+    from wordfreq import zipf_frequency
+
+    language = word_language(text) or "en"
+    # Words written in lower case: capitalized ones are find_names' (and nouns, in German).
+    words = [word for word in _WORD.findall(text) if word.islower() and _LATIN.search(word) and not is_stopword(word)]
+    words = [normalize(word) for word in words if not is_stopword(normalize(word), language)]
+    rare = [
+        word
+        for word in dict.fromkeys(words)
+        if len(word) >= MIN_RARE_CHARS
+        and not any(char.isdigit() for char in word)
+        and _name_like(zipf_frequency(word, language), zipf_frequency(word, "en"))
+    ]
+    # Where many of its words are rare, the question is in a language citechat does not tell (Polish read as
+    # English): its rare words are no names.
+    return rare if RARE_SHARE * len(rare) <= len(set(words)) else []
+
+
 # Sentences of a question that tell the assistant how to answer ("Ответь кратко.", "Answer in two
 # sentences.") say nothing about the topic; they are dropped before the question's words are weighed.
 _INSTRUCTION = re.compile(

@@ -162,3 +162,16 @@ def test_a_name_a_corpus_in_the_question_language_never_mentions_refuses_in_that
     assert answer.abstained and answer.answer == REFUSALS["fr"]
     # A name it mentions is no reason to refuse.
     assert not engine.ask("Que fait l'option Indexes d'Apache ?").abstained
+
+
+@pytest.mark.slow
+def test_a_program_named_in_lower_case_is_a_name_the_answer_must_mention(
+    corpus_engine: Callable[[str], Engine],
+) -> None:
+    """ "lighttpd" and "nginx" are names though written in lower case (French hardly uses them): Apache's
+    a2enmod answers neither the one the handbook never mentions nor the one it names elsewhere."""
+    engine = corpus_engine("handbook-fr")
+    assert engine.ask("Quelle commande active un site dans lighttpd ?").abstained
+    assert engine.ask("Quelle commande désactive un module dans nginx ?").abstained
+    answer = engine.ask("Quelle commande désactive un module Apache ?")
+    assert not answer.abstained and "a2dismod" in answer.answer

@@ -14,6 +14,7 @@ from rag.text import (
     extract_terms,
     find_names,
     find_quoted_labels,
+    find_rare_words,
     find_specific_tokens,
     is_stopword,
     stem_word,
@@ -118,6 +119,17 @@ def test_quoted_labels_are_short_quotes_in_any_quote_marks() -> None:
 def test_a_refusal_is_in_the_language_of_the_question(question: str, language: str) -> None:
     assert refuse("en", question).text == REFUSALS[language]
     assert refuse("ru").text == REFUSALS["ru"]
+
+
+def test_rare_lower_case_words_used_in_english_too_are_names() -> None:
+    assert find_rare_words("Quelle commande active un site dans lighttpd ?") == ["lighttpd"]
+    assert find_rare_words("How can I get a root shell during the initramfs stage of boot?") == ["initramfs"]
+    # A rare word of the language itself is no name ("lauschenden"), nor are capitalized words (find_names').
+    assert find_rare_words("Welcher Befehl zeigt die lauschenden Sockets von Nginx?") == []
+    # Russian questions have their Latin words as specific tokens already; a question in a language citechat
+    # does not tell (Polish, read as English) has too many rare words for them to be names.
+    assert find_rare_words("Какой командой настроить lighttpd?") == []
+    assert find_rare_words("Który plik zawiera zwykle numer wersji zainstalowanego systemu Debian?") == []
 
 
 def test_name_rules_hold_in_german_and_a_name_inside_a_compound_is_mentioned() -> None:
