@@ -28,9 +28,9 @@ FLOORS = {
     "debian-reference-en": (0.91, 0.71, 0.03),
     "mixed-ru-en": (0.84, 0.71, 0.04),
     "packaging-ru-pdf": (0.85, 0.85, 0.04),
-    # The development corpora for other Latin-script languages (measured 0.794, 0.71, 0; 0.833, 0.71, 0;
+    # The development corpora for other Latin-script languages (measured 0.824, 0.86, 0; 0.833, 0.71, 0;
     # 0.967, 0.86, 0).
-    "handbook-fr": (0.76, 0.57, 0.04),
+    "handbook-fr": (0.79, 0.71, 0.04),
     "handbook-de-dev": (0.80, 0.57, 0.05),
     "handbook-es": (0.93, 0.71, 0.05),
     # Chinese and Japanese handling (measured 0.933, 0.86, 0), and partly translated Russian help (0.781,

@@ -427,8 +427,10 @@ def test_a_sentence_without_the_asked_number_is_not_shown_once_the_answer_has_it
         return [item.sentence.text for item in answerer._without_padding(picks, question)]
 
     assert shown("How much did Japan pledge to invest in supply chains?", chosen) == [texts[0], texts[2]]
-    # Without the number in the best sentence, or for another kind of question, every sentence stays.
-    assert shown("How much did Japan pledge to invest in supply chains?", chosen[1:]) == texts[1:]
+    # A best sentence that only speaks of the topic gives way to a joined one that holds the number.
+    assert shown("How much did Japan pledge to invest in supply chains?", chosen[1:]) == [texts[2]]
+    # Without any number, or for another kind of question, every sentence stays.
+    assert shown("How much did Japan pledge to invest in supply chains?", chosen[1:2]) == texts[1:2]
     assert shown("Why does Japan invest in supply chains?", chosen) == texts
 
 
@@ -661,3 +663,11 @@ def test_a_why_answer_opening_with_therefore_brings_its_cause() -> None:
     passage.sentences[1] = Sentence(because, len(cause) + 1, len(cause) + 1 + len(because))
     best = [ScoredSentence(passage.sentences[1], passage, 1, 1.0, set())]
     assert [item.sentence.text for item in ExtractiveAnswerer()._add_context(best, causes=True)] == [because]
+
+
+def test_a_how_much_answer_quotes_the_sentence_with_the_amount_not_the_one_on_the_topic(
+    article_engine: Engine,
+) -> None:
+    answer = article_engine.ask("Сколько Япония пообещала инвестировать в Центральную Азию?")
+    assert not answer.abstained and "19 млрд" in answer.answer
+    assert "структурными ограничениями" not in answer.answer

@@ -458,10 +458,12 @@ class ExtractiveAnswerer(Answerer):
         refusal is judged with them), but they are no part of the answer.
         """
         wanted = expected_answer_type(question)
-        best = chosen[0]
-        if wanted not in VALUE_TYPES or not self._has_value(best.passage, best.index, wanted, question):
+        if wanted not in VALUE_TYPES:
             return chosen
-        return [best] + [item for item in chosen[1:] if self._has_value(item.passage, item.index, wanted, question)]
+        valued = [item for item in chosen if self._has_value(item.passage, item.index, wanted, question)]
+        # The best sentence may only speak of the topic ("Япония сталкивается с ограничениями как инвестор")
+        # while a joined one holds the asked amount: the answer is the sentences with the value.
+        return valued or chosen
 
     @staticmethod
     def _has_value(passage: Passage, index: int, wanted: str, question: str) -> bool:
