@@ -200,8 +200,8 @@ def measure_signals(
     def common(stem: str) -> bool:
         return weight(stem) < topic_idf or bool(retrieval.widespread and retrieval.widespread(stem))
 
-    # What the question names: its capitalized words, and the labels it quotes ("инструмент «Поворот»"),
-    # each by its stems; one the corpus never mentions, by any of them, is unknown to it.
+    # What the question names: its capitalized words, its rare lower-case ones ("nginx") and the labels it quotes
+    # ("инструмент «Поворот»"), each by its stems; one the corpus never mentions, by any of them, is unknown.
     asked = find_names(retrieval.query) + find_rare_words(retrieval.query)
     names = {name: [stem_word(name, language)] for name in asked}
     for label in find_quoted_labels(retrieval.query):

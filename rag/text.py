@@ -436,10 +436,10 @@ def find_quoted_labels(text: str) -> list[str]:
 
 
 # A Latin-script word this rare (Zipf frequency: log10 of uses per billion words) in the question's language
-# and in English is a name or identifier ("nginx", "lighttpd", "strongswan"), written in lower case or not.
+# and in English may be a name or identifier ("nginx", "lighttpd", "strongswan") ...
 RARE_ZIPF = 2.5
 MIN_RARE_CHARS = 4
-# ... unless more than a third of its words are that rare.
+# ... unless one word in RARE_SHARE of the question or more is that rare.
 RARE_SHARE = 3
 
 
@@ -465,8 +465,8 @@ def find_rare_words(text: str) -> list[str]:
 
     language = word_language(text) or "en"
     # Words written in lower case: capitalized ones are find_names' (and nouns, in German).
-    words = [word for word in _WORD.findall(text) if word.islower() and _LATIN.search(word) and not is_stopword(word)]
-    words = [normalize(word) for word in words if not is_stopword(normalize(word), language)]
+    words = [normalize(word) for word in _WORD.findall(text) if word.islower() and _LATIN.search(word)]
+    words = [word for word in words if not is_stopword(word, language)]
     rare = [
         word
         for word in dict.fromkeys(words)
