@@ -179,11 +179,10 @@ class HybridRetriever(BaseRetriever):
                 if chunk_id in known and committed.get(known[chunk_id][0].source) == known[chunk_id][0].content_hash
             ]
             index = LexicalIndex.from_terms(visible, {chunk_id: known[chunk_id][0].source for chunk_id, _ in visible})
-            languages = Counter(known[chunk_id][2] for chunk_id, _ in visible)
-            main = max(languages, key=lambda language: languages[language], default=None)
+            main, count = (Counter(known[chunk_id][2] for chunk_id, _ in visible).most_common(1) or [(None, 0)])[0]
             with self._lock:
                 self._lexical, self._committed, self._revision = index, committed, revision
-                self._main_language = main if main and 2 * languages[main] > len(visible) else None
+                self._main_language = main if 2 * count > len(visible) else None
 
     def _committed_ids(self, nodes: Iterable[TextNode]) -> set[str]:
         """Return the ids of the nodes that belong to committed document versions.

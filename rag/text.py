@@ -316,7 +316,7 @@ def extract_terms(text: str, language: str | None = None) -> list[str]:
     surrounding text for a single word.
     """
     if language is None:
-        return _extract_terms_by_line(text)
+        return _extract_terms_by_line(text, word_language(text))
     stemming = language if language in SNOWBALL_LANGUAGES else None
     return [stem_word(word, stemming) for word in split_into_content_words(text, language)]
 
@@ -327,10 +327,9 @@ def extract_terms_and_language(text: str) -> tuple[list[str], str | None]:
     return _extract_terms_by_line(text, whole), whole
 
 
-def _extract_terms_by_line(text: str, whole: str | None = None) -> list[str]:
+def _extract_terms_by_line(text: str, whole: str | None) -> list[str]:
     # A chunk of a partly translated manual holds lines of both languages ("Das Passwort …" beside an English
-    # sidebar): each line is stemmed in its own language, and lines too short to tell in the chunk's.
-    whole = whole or word_language(text)
+    # sidebar): each line is stemmed in its own language, and lines too short to tell in the chunk's (`whole`).
     terms: list[str] = []
     for line in text.splitlines() or [text]:
         if line.strip():

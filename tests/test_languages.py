@@ -117,8 +117,7 @@ def test_quoted_labels_are_short_quotes_in_any_quote_marks() -> None:
     ],
 )
 def test_a_refusal_is_in_the_language_of_the_question(question: str, language: str) -> None:
-    assert refuse("en", question).text == REFUSALS[language]
-    assert refuse("ru").text == REFUSALS["ru"]
+    assert refuse(question).text == REFUSALS[language]
 
 
 def test_rare_lower_case_words_used_in_english_too_are_names() -> None:

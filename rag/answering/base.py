@@ -60,11 +60,9 @@ class DraftDelta:
 DraftEvent = DraftDelta | Draft
 
 
-def refuse(language: str, question: str = "") -> Draft:
-    """Return the refusal draft in the question's language (`language`, "ru" or "en", unless the question's
-    words tell another)."""
-    language = reply_language(question) if question else language
-    return Draft(text=REFUSALS.get(language, REFUSALS["en"]), passages=[], abstained=True)
+def refuse(question: str) -> Draft:
+    """Return the refusal draft in the question's language (`reply_language`)."""
+    return Draft(text=REFUSALS.get(reply_language(question), REFUSALS["en"]), passages=[], abstained=True)
 
 
 class Answerer(ABC):

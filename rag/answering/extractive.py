@@ -269,7 +269,7 @@ class ExtractiveAnswerer(Answerer):
     def stream(self, request: AnswerRequest) -> Iterator[DraftEvent]:
         chosen, confidence = self.assess(request)
         if not chosen:
-            draft = refuse(request.language, request.question)
+            draft = refuse(request.question)
             draft.confidence = confidence
             yield DraftDelta(draft.text)
             yield draft

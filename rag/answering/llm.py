@@ -209,7 +209,7 @@ class LLMAnswerer(Answerer):
     def stream(self, request: AnswerRequest) -> Iterator[DraftEvent]:
         chosen, confidence = self._fallback.assess(request)
         if not chosen:
-            draft = refuse(request.language, request.question)
+            draft = refuse(request.question)
             draft.confidence = confidence
             yield from _stream_draft(draft)
             return
