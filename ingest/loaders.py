@@ -1,10 +1,12 @@
-"""Read .txt, .md, .html and .pdf files into plain text; refuse what cannot be read, saying why."""
+"""Read .txt, .md, .html and .pdf files (also gzip-compressed) into plain text; refuse what cannot be read."""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import re
 import threading
+import zlib
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,6 +29,21 @@ TEXT_SUFFIXES = {".txt", ".text", ".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
 PDF_SUFFIXES = {".pdf"}
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | PDF_SUFFIXES
+# Debian compresses documentation ("FAQ.txt.gz", "manual.pdf.gz"): such a file is read as its inner type.
+COMPRESSED_SUFFIX = ".gz"
+ACCEPTED_SUFFIXES = SUPPORTED_SUFFIXES | {COMPRESSED_SUFFIX}
+
+
+def document_suffix(name: str | Path) -> str:
+    """Return the suffix a file is read by: "FAQ.html.gz" is read as .html once gzip is undone."""
+    path = Path(name)
+    suffix = path.suffix.lower()
+    return Path(path.stem).suffix.lower() if suffix == COMPRESSED_SUFFIX else suffix
+
+
+def is_supported(name: str | Path) -> bool:
+    """Tell whether citechat reads a file of this name (a supported type, or one compressed with gzip)."""
+    return document_suffix(name) in SUPPORTED_SUFFIXES
 
 
 @dataclass
@@ -361,13 +378,13 @@ def reflow_lines(lines: Sequence[str]) -> str:
 _PDFIUM_LOCK = threading.Lock()
 
 
-def _load_pdf(path: Path) -> tuple[str, list[str]]:
+def _load_pdf(data: bytes, path: Path) -> tuple[str, list[str]]:
     """Read a PDF's text layer with PDFium, which keeps the spaces of justified lines (pypdf glues their words)."""
     import pypdfium2 as pdfium
 
     with _PDFIUM_LOCK:
         try:
-            document = pdfium.PdfDocument(str(path))
+            document = pdfium.PdfDocument(data)
         except pdfium.PdfiumError as error:
             raise UserInputError(f"{path}: is not a readable PDF ({error}); skipped") from None
         try:
@@ -400,29 +417,53 @@ def _page_text(document: Any, index: int) -> str:
 
 def load_document(path: Path, max_bytes: int) -> Document:
     """Read one file; raise UserInputError with the reason when it cannot be ingested."""
-    suffix = path.suffix.lower()
+    suffix = document_suffix(path)
     if suffix not in SUPPORTED_SUFFIXES:
         raise UserInputError(
-            f"{path}: unsupported file type {suffix or '(none)'}; supported: {', '.join(sorted(SUPPORTED_SUFFIXES))}"
+            f"{path}: unsupported file type {path.suffix.lower() or '(none)'}; supported: "
+            f"{', '.join(sorted(SUPPORTED_SUFFIXES))} (also compressed as {COMPRESSED_SUFFIX})"
         )
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise UserInputError(
-                f"{path}: {size / 2**20:.1f} MiB is over the {max_bytes / 2**20:.0f} MiB limit "
-                "(CITECHAT_MAX_FILE_MB); split it or raise the limit"
-            )
+        data = _read_bytes(path, max_bytes)
         blocks: list[Block] = []
         if suffix in PDF_SUFFIXES:
-            text, titles = _load_pdf(path)
+            text, titles = _load_pdf(data, path)
         elif suffix in HTML_SUFFIXES:
-            text, blocks, titles = _load_html(path.read_bytes(), path)
+            text, blocks, titles = _load_html(data, path)
         else:
-            text, titles = _decode(path.read_bytes(), path), []
+            text, titles = _decode(data, path), []
     except OSError as error:
         raise UserInputError(f"{path}: cannot be read ({error.strerror or error})") from None
     if not text.strip():
         raise UserInputError(f"{path}: is empty; nothing to ingest")
     blocks = blocks or segment_text(text)
-    title = choose_title([*titles, *titles_from_text(text, blocks)], path)
+    # "FAQ.txt.gz" is titled as FAQ.txt would be: its name is no title either.
+    named = path.with_suffix("") if path.suffix.lower() == COMPRESSED_SUFFIX else path
+    title = choose_title([*titles, *titles_from_text(text, blocks)], named)
     return Document(source=str(path.resolve()), title=title, text=text, blocks=blocks)
+
+
+def _read_bytes(path: Path, max_bytes: int) -> bytes:
+    """Return the file's bytes, gzip undone; a file over `max_bytes` (compressed or not) is refused."""
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise _over_limit(path, size, max_bytes)
+    if path.suffix.lower() != COMPRESSED_SUFFIX:
+        return path.read_bytes()
+    try:
+        with gzip.open(path, "rb") as stream:
+            # One byte more than the limit tells a text that is too long without unpacking all of it.
+            data = stream.read(max_bytes + 1)
+    except (gzip.BadGzipFile, EOFError, zlib.error) as error:
+        raise UserInputError(f"{path}: is not a readable gzip file ({error}); skipped") from None
+    if len(data) > max_bytes:
+        raise _over_limit(path, len(data), max_bytes, unpacked=True)
+    return data
+
+
+def _over_limit(path: Path, size: int, max_bytes: int, unpacked: bool = False) -> UserInputError:
+    amount = "unpacked, it is" if unpacked else f"{size / 2**20:.1f} MiB is"
+    return UserInputError(
+        f"{path}: {amount} over the {max_bytes / 2**20:.0f} MiB limit (CITECHAT_MAX_FILE_MB); "
+        "split it or raise the limit"
+    )

@@ -14,7 +14,7 @@ from llama_index.core.schema import TextNode
 
 from ingest.chunking import Chunk, chunk_text
 from ingest.embedding_cache import EmbeddingCache
-from ingest.loaders import SUPPORTED_SUFFIXES, Document, load_document
+from ingest.loaders import Document, is_supported, load_document
 from rag.embeddings import Embedder
 from rag.errors import CitechatError, StoreError, UserInputError
 from rag.store import ChunkStore, SentenceRecord, StoredVersion
@@ -192,7 +192,7 @@ def discover_files(paths: Iterable[Path]) -> tuple[list[Path], list[FileReport]]
                     candidate
                     for candidate in path.rglob("*")
                     if candidate.is_file()
-                    and candidate.suffix.lower() in SUPPORTED_SUFFIXES
+                    and is_supported(candidate)
                     and not any(part.startswith(".") for part in candidate.relative_to(path).parts)
                 ),
                 path,

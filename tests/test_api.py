@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import subprocess
 import time
@@ -276,23 +277,26 @@ def test_upload_of_a_binary_file_is_a_per_file_error(http: httpx.Client) -> None
         ("files", ("image.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" * 50, "text/plain")),
         ("files", ("empty.md", b"", "text/markdown")),
         ("files", ("tool.exe", b"MZ\x00\x00", "application/octet-stream")),
+        ("files", ("notes.txt.gz", b"\x1f\x8b not gzip", "application/gzip")),
     ]
     response = http.post("/api/documents", files=files)
     assert response.status_code == 200, response.text
     report = DocumentsReport.model_validate(response.json())
-    assert [item.status for item in report.files] == ["failed"] * 3
+    assert [item.status for item in report.files] == ["failed"] * 4
     assert "binary" in report.files[0].error and "empty" in report.files[1].error
-    assert "unsupported" in report.files[2].error
+    assert "unsupported" in report.files[2].error and "not a readable gzip" in report.files[3].error
     assert chunk_count(http) == before
 
 
-def test_upload_then_delete_a_document(http: httpx.Client) -> None:
+@pytest.mark.parametrize("packed", [False, True], ids=["plain", "gzip"])
+def test_upload_then_delete_a_document(http: httpx.Client, packed: bool) -> None:
     before = chunk_count(http)
     text = "Заметка о чае.\n\nЗелёный чай заваривают водой около 80 градусов в течение двух минут.".encode()
-    response = http.post("/api/documents", files={"files": ("tea note.md", text, "text/markdown")})
+    name = "tea note.md.gz" if packed else "tea note.md"
+    response = http.post("/api/documents", files={"files": (name, gzip.compress(text) if packed else text)})
     report = DocumentsReport.model_validate(response.json())
     assert [item.status for item in report.files] == ["added"], report
-    assert report.files[0].filename == "tea note.md" and chunk_count(http) > before
+    assert report.files[0].filename == name and chunk_count(http) > before
     answer = Answer.model_validate(
         http.post("/api/ask", json={"question": "Какой водой заваривают зелёный чай?"}).json()
     )

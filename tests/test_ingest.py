@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import re
 from pathlib import Path
 
@@ -215,6 +216,50 @@ def test_pdf_with_a_text_layer_is_read(tmp_path: Path) -> None:
     assert document.title == "Reactor report"
 
 
+def gzip_copy(path: Path) -> Path:
+    """Write `path` compressed with gzip next to it, as Debian ships documentation ("FAQ.txt.gz")."""
+    packed = path.with_name(path.name + ".gz")
+    packed.write_bytes(gzip.compress(path.read_bytes()))
+    return packed
+
+
+def test_gzipped_files_read_as_their_inner_type(tmp_path: Path) -> None:
+    text = tmp_path / "solar.md"
+    text.write_text(ENGLISH, encoding="utf-8")
+    html = tmp_path / "page.html"
+    html.write_text("<html><head><title>Garden</title></head><body><h1>Garden</h1><p>It grows.</p></body></html>")
+    pdf = write_text_pdf(tmp_path / "report.pdf", ["The reactor was built in 1987."], title="Reactor report")
+    for path in (text, html, pdf):
+        plain, packed = load_document(path, MAX_BYTES), load_document(gzip_copy(path), MAX_BYTES)
+        assert (packed.text, packed.title, packed.blocks) == (plain.text, plain.title, plain.blocks)
+        assert packed.source.endswith(".gz")
+    # With no title inside, the name without .gz is used, as for the plain file.
+    untitled = tmp_path / "release_notes.txt"
+    untitled.write_text("one two three four five six seven eight nine ten eleven twelve.\n", encoding="utf-8")
+    assert load_document(gzip_copy(untitled), MAX_BYTES).title == "release notes"
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("broken.txt.gz", b"\x1f\x8b not really gzip", "not a readable gzip file"),
+        ("cut.txt.gz", gzip.compress("Текст, обрезанный посередине. ".encode() * 50)[:40], "not a readable gzip file"),
+        ("table.csv.gz", gzip.compress(b"a,b\n1,2\n"), "unsupported file type"),
+        ("bomb.txt.gz", gzip.compress(b"a" * (MAX_BYTES + 10)), "unpacked, it is over the 10 MiB limit"),
+        ("binary.txt.gz", gzip.compress(b"\x00\x01\x02\x03 binary \x00"), "binary"),
+    ],
+)
+def test_unreadable_gzipped_files_are_refused_with_the_reason(
+    tmp_path: Path, name: str, content: bytes, reason: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    assert path.stat().st_size < MAX_BYTES
+    with pytest.raises(UserInputError, match=reason) as caught:
+        load_document(path, MAX_BYTES)
+    assert "\n" not in str(caught.value)
+
+
 @pytest.mark.parametrize(
     ("name", "content", "reason"),
     [
@@ -250,10 +295,17 @@ def test_discovery_recurses_skips_hidden_and_unsupported_and_reports_missing(tmp
     folder = tmp_path / "docs"
     (folder / "sub").mkdir(parents=True)
     (folder / ".git").mkdir()
-    for name in ("a.txt", "sub/b.md", "sub/c.HTML", "sub/d.pdf", ".git/e.txt", "sub/f.csv", "sub/.g.txt"):
+    names = ("a.txt", "sub/b.md", "sub/c.HTML", "sub/d.pdf", ".git/e.txt", "sub/f.csv", "sub/.g.txt")
+    for name in (*names, "sub/h.txt.gz", "sub/i.tar.gz", "sub/j.gz"):
         (folder / name).write_text("x", encoding="utf-8")
     found, missing = discover_files([folder, folder / "a.txt", tmp_path / "nope.txt"])
-    assert [path.relative_to(folder).as_posix() for path in found] == ["a.txt", "sub/b.md", "sub/c.HTML", "sub/d.pdf"]
+    assert [path.relative_to(folder).as_posix() for path in found] == [
+        "a.txt",
+        "sub/b.md",
+        "sub/c.HTML",
+        "sub/d.pdf",
+        "sub/h.txt.gz",
+    ]
     assert [report.status for report in missing] == ["failed"]
     assert "no such file" in missing[0].error
 

@@ -347,7 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
     chat.set_defaults(run=command_chat)
 
     ingest = commands.add_parser(
-        "ingest", parents=[common], help="add or update files and folders (.txt .md .html .pdf)"
+        "ingest", parents=[common], help="add or update files and folders (.txt .md .html .pdf, also .gz)"
     )
     ingest.add_argument("paths", nargs="+", help="files or folders (recursive)")
     ingest.add_argument("--remove", action="store_true", help="delete these documents from the store instead")

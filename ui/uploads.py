@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from ingest.loaders import SUPPORTED_SUFFIXES, load_document
+from ingest.loaders import COMPRESSED_SUFFIX, SUPPORTED_SUFFIXES, is_supported, load_document
 from ingest.pipeline import FileReport
 from rag.errors import UserInputError
 
@@ -119,10 +119,12 @@ def stage_upload(upload: IncomingFile, name: str, scratch: Path, max_bytes: int)
     """Copy one upload into `scratch/<name>` after the checks that need no parsing; raise UserInputError."""
     if len(name.encode("utf-8")) > MAX_NAME_BYTES:
         raise UserInputError(f"{name[:40]}…: the file name is longer than {MAX_NAME_BYTES} bytes; rename the file")
-    suffix = Path(name).suffix.lower()
-    if suffix not in SUPPORTED_SUFFIXES:
+    if not is_supported(name):
+        suffix = Path(name).suffix.lower() or "(none)"
         supported = " ".join(sorted(SUPPORTED_SUFFIXES))
-        raise UserInputError(f"{name}: unsupported file type {suffix or '(none)'}; supported: {supported}")
+        raise UserInputError(
+            f"{name}: unsupported file type {suffix}; supported: {supported} (also compressed as {COMPRESSED_SUFFIX})"
+        )
     scratch.mkdir()
     staged = scratch / name
     try:

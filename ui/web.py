@@ -12,7 +12,7 @@ from typing import Any
 
 import gradio as gr
 
-from ingest.loaders import SUPPORTED_SUFFIXES
+from ingest.loaders import ACCEPTED_SUFFIXES
 from ingest.pipeline import FileReport
 from rag.errors import CitechatError, StoreError, UserInputError
 from rag.feedback import Feedback
@@ -456,7 +456,7 @@ def build_documents_tab(handlers: WebHandlers) -> tuple[gr.HTML, gr.Dropdown]:
             files = gr.File(
                 label=text.upload_label,
                 file_count="multiple",
-                file_types=sorted(SUPPORTED_SUFFIXES),
+                file_types=sorted(ACCEPTED_SUFFIXES),
                 elem_id="cc-upload",
             )
             upload = gr.Button(text.upload_button, variant="primary", elem_id="cc-upload-button")
