@@ -13,6 +13,7 @@ import numpy as np
 from rag.models import Passage, Retrieval, Sentence
 from rag.text import (
     asked_focus,
+    category_noun,
     detect_language,
     expected_answer_type,
     extract_terms,
@@ -233,6 +234,16 @@ def measure_signals(
         signals.answer_coverage = weighted_coverage(
             own_terms, weights, lambda term: match_strength(term, context_terms)
         )
+        # "В каком городе …" is answered by a city's name: "город" counts when the answer has it ("в меню
+        # Файл" for "В каком меню …"), and is not missed when it has not ("в Тбилиси").
+        category = category_noun(question)
+        if category is not None:
+            kind = stem_word(category, language)
+            rest = [term for term in own_terms if term != kind]
+            signals.answer_coverage = max(
+                signals.answer_coverage,
+                weighted_coverage(rest, weights, lambda term: match_strength(term, context_terms)),
+            )
     # Names are compared only within one script ("Japan" is not looked for in Russian); specific tokens
     # (options, versions, program names) are written the same in every language.
     lead = lead or context

@@ -660,6 +660,31 @@ def has_answer_type(text: str, kind: str, question: str = "", common: Callable[[
     return False
 
 
+# "В каком городе …", "In which file …", "Dans quel fichier …": a preposition, then "which", then the kind of
+# thing the answer names. The answer names the thing (Тбилиси, /etc/hosts), rarely its kind. Without the
+# preposition the noun is what is asked about ("Какое население …", "Which packages …").
+_CATEGORY = re.compile(
+    r"\b(?:в|во|на|с|со|из|до|по|к|ко|от|у|за|при|о|об|под|над|через)\s+как(?:ой|ом|ая|ую|ое|ие|их|им|ими|ого|ому)\s+"
+    r"|\b(?:in|on|at|from|to|for|with|under|into|by)\s+(?:which|what)\s+"
+    r"|\b(?:in|an|auf|aus|mit|bei|unter|seit|von|zu|nach|für)\s+welche[mrns]?\s+"
+    r"|\b(?:dans|en|sur|à|de|avec|pour|par|sous|depuis)\s+quel(?:le)?s?\s+"
+    r"|\b(?:en|a|de|con|desde|para|por|sobre)\s+(?:qu[ée]|cu[áa]l(?:es)?)\s+"
+    r"|\b(?:in|a|da|di|con|su|per)\s+(?:quale|quali|che)\s+"
+    r"|\b(?:em|no|na|de|com|desde|para|por)\s+(?:qual|quais|que)\s+"
+    r"|\b(?:in|op|aan|uit|met|bij|onder|sinds|van|naar|voor)\s+welke?\s+",
+    re.IGNORECASE,
+)
+
+
+def category_noun(question: str) -> str | None:
+    """Return the noun a prepositional "which" names the answer's kind with ("В каком городе" → "городе")."""
+    match = _CATEGORY.search(question)
+    if match is None:
+        return None
+    following = split_into_words(question[match.end() :])
+    return following[0] if following else None
+
+
 # "Кто является …" asks who is …: the copula says nothing about the asked role.
 _COPULAS = frozenset("является являются являлся являлась являлись".split())
 # Question words whose next content word is what the answer must speak of: the role of a person

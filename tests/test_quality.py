@@ -20,6 +20,7 @@ from rag.lexical import LexicalIndex
 from rag.models import Passage, Retrieval, Sentence
 from rag.text import (
     asks_for_reasons,
+    category_noun,
     expected_answer_type,
     extract_terms,
     find_specific_tokens,
@@ -671,3 +672,25 @@ def test_a_how_much_answer_quotes_the_sentence_with_the_amount_not_the_one_on_th
     answer = article_engine.ask("Сколько Япония пообещала инвестировать в Центральную Азию?")
     assert not answer.abstained and "19 млрд" in answer.answer
     assert "структурными ограничениями" not in answer.answer
+
+
+def test_the_kind_a_prepositional_which_asks_for_need_not_be_in_the_answer() -> None:
+    assert category_noun("В каком городе находится университет, где преподаёт автор?") == "городе"
+    assert category_noun("Dans quel fichier se trouve la liste ?") == "fichier"
+    assert category_noun("In which file is the host name kept?") == "file"
+    # Without a preposition the noun is what is asked about, and must be in the answer.
+    assert category_noun("Какое население Казахстана?") is None
+    assert category_noun("Which packages list the files?") is None
+    question = "В каком городе преподаёт автор статьи?"
+    weights = {stem_word(word, "ru"): 2.0 for word in ("городе", "преподаёт", "автор", "статьи")}
+    retrieval = Retrieval(question, np.zeros(4, dtype=np.float32), extract_terms(question, "ru"), [], weights)
+
+    def coverage(answer: str) -> float:
+        context = AnswerContext(text=answer, script="ru")
+        return measure_signals(retrieval, set(), question, context).answer_coverage
+
+    # A city's name answers; the word "город" counts only where the answer has it.
+    assert coverage("Автор статьи преподаёт в Тбилиси.") == pytest.approx(1.0)
+    assert coverage("Автор статьи преподаёт в городе Тбилиси.") == pytest.approx(1.0)
+    assert coverage("Автор статьи живёт в городе Тбилиси.") == pytest.approx(2 / 3)
+    assert coverage("Статья вышла в Тбилиси.") < AbstentionPolicy().min_answer_coverage
