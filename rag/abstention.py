@@ -17,6 +17,7 @@ from rag.text import (
     detect_language,
     expected_answer_type,
     extract_terms,
+    find_english_nouns,
     find_names,
     find_quoted_labels,
     find_rare_words,
@@ -207,16 +208,23 @@ def measure_signals(
     names = {name: [stem_word(name, language)] for name in asked}
     for label in find_quoted_labels(retrieval.query):
         names.setdefault(label, extract_terms(label, language))
+    # German nouns written as in English, also inside a hyphenated word ("Fedora" of "Fedora-Server"), which
+    # is no query term of its own: the corpus vocabulary says whether it mentions them.
+    english = {name: stem_word(name, language) for name in find_english_nouns(retrieval.query)}
+
+    def presence(stem: str) -> float:
+        if stem in retrieval.term_presence or retrieval.presence is None:
+            return retrieval.term_presence.get(stem, 1.0)
+        return retrieval.presence(stem) if stem in english.values() else 1.0
+
+    for name, stem in english.items():
+        names.setdefault(name, [stem])
     signals = EvidenceSignals(
         best_dense=best_dense,
         corpus_coverage=weighted_coverage(terms, weights, lambda term: retrieval.term_presence.get(term, 0.0)),
         passage_coverage=weighted_coverage(terms, weights, lambda term: match_strength(term, passage_terms)),
         has_terms=bool(terms),
-        unknown_names=[
-            name
-            for name, stems in names.items()
-            if stems and all(retrieval.term_presence.get(stem, 1.0) == 0.0 for stem in stems)
-        ],
+        unknown_names=[name for name, stems in names.items() if stems and all(presence(stem) == 0.0 for stem in stems)],
     )
     if retrieval.native:
         unknown = [

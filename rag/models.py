@@ -123,6 +123,8 @@ class Retrieval:
     term_presence: dict[str, float] = field(default_factory=dict)
     # The corpus's inverse document frequency of any stem (term_weights holds the query's own).
     idf: Callable[[str], float] | None = None
+    # How well the corpus vocabulary matches any stem, as term_presence does the query's own (None: unknown).
+    presence: Callable[[str], float] | None = None
     # Stems with an idf below this are the corpus's topic (None: a tenth of the chunks).
     topic_idf: float | None = None
     # Whether a stem is in so many of the documents that it is the corpus's topic (None: no such test).

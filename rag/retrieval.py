@@ -289,6 +289,7 @@ class HybridRetriever(BaseRetriever):
             term_weights=idf,
             term_presence=presence,
             idf=lexical.idf,
+            presence=lexical.presence,
             topic_idf=lexical.topic_idf(),
             widespread=lexical.widespread,
             translations=translations,

@@ -478,6 +478,32 @@ def find_rare_words(text: str) -> list[str]:
     return rare if RARE_SHARE * len(rare) <= len(set(words)) else []
 
 
+# A capitalized German word that English uses about as much (Zipf at most this lower) and German not often
+# is written as in English: a name ("Fedora", "Kerberos") or a loanword ("Proxy"), not a German noun ("Datei").
+ENGLISH_MARGIN = 0.2
+COMMON_ZIPF = 3.5
+
+
+def find_english_nouns(text: str) -> list[str]:
+    """Return the capitalized words (and parts of hyphenated compounds) of a German question that English
+    writes the same: the names among its nouns, which capitals do not tell ("Fedora-Server" → "fedora").
+
+    Empty for other languages, whose capitals `find_names` reads.
+    """
+    language = word_language(text)
+    if language not in NOUN_CAPITALIZING:
+        return []
+    from wordfreq import zipf_frequency
+
+    parts = (part for word in _WORD.findall(text) if word[:1].isupper() for part in word.split("-"))
+    found = []
+    for part in dict.fromkeys(normalize(part) for part in parts if len(part) >= MIN_RARE_CHARS):
+        own, english = zipf_frequency(part, language), zipf_frequency(part, "en")
+        if not is_stopword(part, language) and own < COMMON_ZIPF and english > 0 and own - english <= ENGLISH_MARGIN:
+            found.append(part)
+    return found
+
+
 # Sentences of a question that tell the assistant how to answer ("Ответь кратко.", "Answer in two
 # sentences.") say nothing about the topic; they are dropped before the question's words are weighed.
 _INSTRUCTION = re.compile(

@@ -12,6 +12,7 @@ from rag.models import Retrieval
 from rag.text import (
     asked_focus,
     extract_terms,
+    find_english_nouns,
     find_names,
     find_quoted_labels,
     find_rare_words,
@@ -237,3 +238,22 @@ def test_a_path_neither_asks_nor_states_a_default() -> None:
 def test_the_nouns_a_german_compound_adds_to_a_specific_token_are_words() -> None:
     question = "Warum liefert Debian amd64, obwohl 64-bit-Prozessoren auch i386-Software ausführen können?"
     assert find_specific_tokens(question) == ["amd64", "64-bit", "i386"]
+
+
+def test_german_nouns_written_as_in_english_are_names_the_corpus_must_mention() -> None:
+    question = "Welche Datei enthält auf einem Fedora-Server die Versionsnummer des installierten Systems?"
+    # "Fedora" (also inside a compound) is written as in English; "Datei", "Versionsnummer" are German nouns.
+    assert find_english_nouns(question) == ["fedora"]
+    assert find_english_nouns("Wie konfiguriert man einen Proxy mit Squid?") == ["proxy", "squid"]
+    assert find_english_nouns("Which file holds the version of Fedora?") == []
+
+    def unknown(vocabulary: set[str]) -> list[str]:
+        terms = extract_terms(question, "de")
+        retrieval = Retrieval(question, np.zeros(4, dtype=np.float32), terms, [], {}, language="de")
+        retrieval.term_presence = {term: 1.0 if term in vocabulary else 0.0 for term in terms}
+        retrieval.presence = lambda stem: 1.0 if stem in vocabulary else 0.0
+        return measure_signals(retrieval, set()).unknown_names
+
+    known = set(extract_terms(question, "de"))
+    assert unknown(known) == ["fedora"]
+    assert unknown(known | {stem_word("fedora", "de")}) == []
