@@ -37,8 +37,9 @@ WORDS = {
             "duration": r"wie lange",
             "number": r"wie ?viele?|welche[rsnm]? (?:version|größe|anzahl)",
             "command": r"welche[rns]? (?:befehl|kommando)\w*|mit welchem (?:befehl|kommando)",
-            # No "wer": German nouns are capitalized, so a name cannot be told from them (rag.text.find_names).
             "date": r"wann|seit wann|in welchem (?:jahr|monat)",
+            # German capitalizes nouns: its names are those rag.text.find_english_nouns tells from them.
+            "person": r"wer|von wem",
         },
         numbers=r"zwei|drei|vier|fünf|sechs|sieben|acht|neun|zehn|hundert|tausend|million\w*|milliard\w*|hälfte|dutzend",
         months=r"januar|februar|märz|april|mai|juni|juli|august|september|oktober|november|dezember|jahrhundert\w*",

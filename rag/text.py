@@ -485,7 +485,7 @@ COMMON_ZIPF = 3.5
 
 
 def find_english_nouns(text: str) -> list[str]:
-    """Return the capitalized words (and parts of hyphenated compounds) of a German question that English
+    """Return the capitalized words (and parts of hyphenated compounds) of a German text that English
     writes the same: the names among its nouns, which capitals do not tell ("Fedora-Server" → "fedora").
 
     Empty for other languages, whose capitals `find_names` reads.
@@ -502,6 +502,24 @@ def find_english_nouns(text: str) -> list[str]:
         if not is_stopword(part, language) and own < COMMON_ZIPF and english > 0 and own - english <= ENGLISH_MARGIN:
             found.append(part)
     return found
+
+
+# Two capitalized words in a row, neither a function word: a person's or an organisation's name in German
+# ("James Yonan", "Klaus Müller", "Wireshark Foundation"), where a noun is followed by a lower-case word.
+_CAPITALIZED_PAIR = re.compile(r"(?<![\w-])([^\W\d_][\w-]*)[ \u00a0]+(?=([^\W\d_][\w-]*))")
+
+
+def find_name_pairs(text: str) -> list[str]:
+    """Return the words of a German text that stand in a pair of capitalized words: first and last names."""
+    language = word_language(text)
+    if language not in NOUN_CAPITALIZING:
+        return []
+    found: list[str] = []
+    for match in _CAPITALIZED_PAIR.finditer(text):
+        pair = [match.group(1), match.group(2)]
+        if all(word[0].isupper() and not is_stopword(normalize(word), language) for word in pair):
+            found.extend(normalize(word) for word in pair)
+    return list(dict.fromkeys(found))
 
 
 # Sentences of a question that tell the assistant how to answer ("Ответь кратко.", "Answer in two
@@ -655,9 +673,9 @@ def has_answer_type(text: str, kind: str, question: str = "", common: Callable[[
     """
     asked = set(split_into_words(question))
     if kind == "person":
-        own = set(find_names(question)) | asked
+        own = set(find_names(question)) | set(find_english_nouns(question)) | asked
         return bool(_EMAIL.search(text)) or any(
-            name not in own and not (common and common(name)) for name in find_names(text)
+            name not in own and not (common and common(name)) for name in [*find_names(text), *find_name_pairs(text)]
         )
     # Value words of the question's language, when it is one of rag.languages, count too ("trois mois").
     native = value_pattern(word_language(question), kind) if question else None

@@ -177,8 +177,14 @@ def test_question_words_of_other_languages_ask_for_values() -> None:
     assert expected_answer_type("Seit welcher Version unterstützt Firefox SNI?") == "number"
     assert expected_answer_type("Combien de mois dure la procédure ?") == "number"
     assert expected_answer_type("Quelle commande active un module ?") == "command"
-    # "Wer …" asks for a name, which German capitals cannot show: no asked kind.
-    assert expected_answer_type("Wer entwickelt Nagios?") is None
+    # "Wer …" asks for a name. German capitalizes every noun: its names are first and last names in a row
+    # and words with inner capitals, not the nouns around them.
+    who = "Von wem wurde OpenVPN geschrieben?"
+    assert expected_answer_type(who) == expected_answer_type("Wer entwickelt Nagios?") == "person"
+    assert has_answer_type("OpenVPN wurde von James Yonan geschrieben.", "person", who)
+    assert has_answer_type("Die Wireshark Foundation finanziert die Entwicklung.", "person", "Wer finanziert das?")
+    assert not has_answer_type("Das Programm, OpenVPN genannt, wurde neu geschrieben.", "person", who)
+    assert not has_answer_type("Die Distribution wird von tausend Freiwilligen betreut.", "person", who)
     assert has_answer_type("La procédure dure trois mois.", "number", "Combien de mois dure la procédure ?")
     # "Several" is no count: the text does not say how many.
     assert not has_answer_type("La procédure dure plusieurs mois.", "number", "Combien de mois dure la procédure ?")
