@@ -574,6 +574,28 @@ _QUESTION_WORD = {
     # "Кто руководит …", "Who maintains …": a person or an organisation, i.e. a name ("Кому …" asks for anything).
     "person": re.compile(r"\b(кто|who)\b", re.IGNORECASE),
 }
+# A question asking for a key or key combination, anywhere in it ("Как с клавиатуры открыть …", "What is the
+# keyboard shortcut for …", "Quel raccourci clavier …"): GUI help answers it with keys.
+_KEY_QUESTION = re.compile(
+    r"\b(комбинаци\w* клавиш|сочетани\w* клавиш|горяч\w* клавиш\w*|клавиш\w* быстрого доступа|с клавиатуры|"
+    r"как(?:ую|ой|ие|ая) клавиш\w*|как(?:ую|ой|ие|ая) комбинаци\w*|keyboard shortcuts?|shortcut keys?|shortcuts?|"
+    r"hotkeys?|key (?:combination|binding)s?|keystrokes?|(?:which|what) keys?|from the keyboard|"
+    r"tastenkombination\w*|tastenkürzel\w*|tastaturkürzel\w*|welche tasten?|mit der tastatur|"
+    r"raccourcis? clavier|quelles? touches?|combinaison de touches|au clavier|atajos? de teclado|qué teclas?|"
+    r"combinación de teclas|con el teclado|scorciatoi\w* da tastiera|quali? tast[oi]|combinazione di tasti|"
+    r"atalhos? de teclado|quais? teclas?|combinação de teclas|sneltoets\w*|toetsencombinatie|welke toetsen?)\b",
+    re.IGNORECASE,
+)
+_CJK_KEY_QUESTION = re.compile(r"ショートカット|どのキー|何キー|キーボード|快捷键|哪个键|组合键")
+# Keys as help texts write them: a modifier combination ("Ctrl+Shift+E", "Strg-S"), a function or named key,
+# or a key named right after the word for key ("клавишу u", "the q key", "la touche Échap").
+_KEY = re.compile(
+    r"\b(?:ctrl|strg|control|shift|umschalt|alt|altgr|meta|super|cmd)\s*[+-]\s*\S|"
+    r"\b(?:ctrl|strg|shift|alt|esc|f(?:[1-9]|1[0-2])|pgup|pgdn|backspace)\b|"
+    r"(?-i:\b(?:Enter|Return|Tab|Space|Delete|Del|Insert|Ins|Home|End|Escape|Page ?Up|Page ?Down|Пробел|Ввод)\b)|"
+    r"\b(?:клавиш\w*|key|taste|touche|tecla|tasto|toets)\s+[^\s,.;:!?()](?![^\s,.;:!?()])|(?<!\S)(?!a\s)\S\s+key\b",
+    re.IGNORECASE,
+)
 # Chinese and Japanese questions put the question word anywhere ("… は何年に消えましたか?"): searched whole.
 _CJK_QUESTION_WORD = {
     "duration": re.compile(
@@ -625,14 +647,18 @@ _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
 def expected_answer_type(question: str) -> str | None:
     """Return the kind of value a question asks for, else None.
 
-    "duration" ("сколько длится"), "number" ("сколько", "which version"), "command", "date" ("когда") or
-    "person" ("кто", "who").
+    "duration" ("сколько длится"), "number" ("сколько", "which version"), "command", "date" ("когда"),
+    "person" ("кто", "who") or "key" ("какой комбинацией клавиш", "keyboard shortcut").
 
     Pass the question without instructions about the answer (`strip_instructions`), as the answerer does.
     """
     # The question word opens the question ("When …", "В каком году …"), not a clause inside it ("… when A1 …").
     if is_cjk(question):
+        if _CJK_KEY_QUESTION.search(question):
+            return "key"
         return next((kind for kind, pattern in _CJK_QUESTION_WORD.items() if pattern.search(question)), None)
+    if _KEY_QUESTION.search(question):
+        return "key"
     opening = " ".join(split_into_words(question)[:4])
     for kind, pattern in _QUESTION_WORD.items():
         if pattern.search(opening):
@@ -648,6 +674,9 @@ def without_question_words(question: str) -> str:
     what is left names the topic ("何年" would otherwise match any "2014 年に")."""
     kind = expected_answer_type(question)
     if kind is None:
+        return question
+    # "Комбинация клавиш", "keyboard shortcut" are what the answer speaks of ("комбинацией клавиш Shift+S").
+    if kind == "key":
         return question
     if is_cjk(question):
         return _CJK_QUESTION_WORD[kind].sub(" ", question, count=1)
@@ -672,6 +701,8 @@ def has_answer_type(text: str, kind: str, question: str = "", common: Callable[[
     besides gedit that `common` does not call the corpus's topic; a duration needs a time unit.
     """
     asked = set(split_into_words(question))
+    if kind == "key":
+        return any(normalize(match.group(0)) not in normalize(question) for match in _KEY.finditer(text))
     if kind == "person":
         own = set(find_names(question)) | set(find_english_nouns(question)) | asked
         return bool(_EMAIL.search(text)) or any(

@@ -694,3 +694,30 @@ def test_the_kind_a_prepositional_which_asks_for_need_not_be_in_the_answer() -> 
     assert coverage("Автор статьи преподаёт в городе Тбилиси.") == pytest.approx(1.0)
     assert coverage("Автор статьи живёт в городе Тбилиси.") == pytest.approx(2 / 3)
     assert coverage("Статья вышла в Тбилиси.") < AbstentionPolicy().min_answer_coverage
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Как с клавиатуры открыть диалог экспорта?",
+        "Какой комбинацией клавиш вызвать инструмент «Кадрирование»?",
+        "Which keyboard shortcut activates the Scale tool?",
+        "Which key do you press to refresh the list?",
+        "Mit welcher Tastenkombination speichert man?",
+        "Quel raccourci clavier ouvre le menu ?",
+        "¿Qué atajo de teclado guarda el archivo?",
+        "保存するショートカットは何ですか?",
+    ],
+)
+def test_a_question_for_keys_needs_keys_in_the_answer(question: str) -> None:
+    assert expected_answer_type(question) == "key"
+    # The words for keys stay: the answer speaks of them ("комбинацией клавиш Shift+S").
+    assert without_question_words(question) == question
+    for keys in ("Нажмите Shift+Ctrl+E.", "Press the q key.", "Для этого нажмите клавишу u.", "Drücken Sie F5."):
+        assert has_answer_type(keys, "key", question)
+    for none in ("Команда находится в меню Файл.", "Press a key to continue.", "Нажмите клавиши мыши."):
+        assert not has_answer_type(none, "key", question)
+    retrieval = Retrieval(question, np.zeros(4, dtype=np.float32), extract_terms(question), [], {})
+    signals = measure_signals(retrieval, set(), question, AnswerContext(text="Откройте меню Файл.", script="ru"))
+    assert signals.missing_type == "key"
+    assert expected_answer_type("Which keyboard layouts are supported?") is None
