@@ -28,15 +28,15 @@ FLOORS = {
     "debian-reference-en": (0.91, 0.71, 0.03),
     "mixed-ru-en": (0.84, 0.71, 0.04),
     "packaging-ru-pdf": (0.85, 0.85, 0.04),
-    # The development corpora for other Latin-script languages (measured 0.824, 0.86, 0; 0.833, 0.71, 0;
+    # The development corpora for other Latin-script languages (measured 0.824, 0.86, 0; 0.867, 0.86, 0;
     # 0.967, 0.86, 0).
     "handbook-fr": (0.79, 0.71, 0.04),
-    "handbook-de-dev": (0.80, 0.57, 0.05),
+    "handbook-de-dev": (0.83, 0.71, 0.05),
     "handbook-es": (0.93, 0.71, 0.05),
-    # Chinese and Japanese handling (measured 0.933, 0.86, 0), and partly translated Russian help (0.781,
+    # Chinese and Japanese handling (measured 0.933, 0.86, 0), and partly translated Russian help (0.812,
     # 0.86, 0.08).
     "handbook-ja-dev": (0.90, 0.71, 0.04),
-    "gimp-ru": (0.75, 0.71, 0.12),
+    "gimp-ru": (0.78, 0.71, 0.12),
     # A language citechat does not analyze, half its paragraphs still English (measured 0.692, 1, 0.2): a guard,
     # not a level; Polish questions answered by an English paragraph are refused.
     "handbook-pl": (0.65, 0.83, 0.25),
