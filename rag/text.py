@@ -876,3 +876,19 @@ def asks_for_reasons(question: str) -> bool:
     if is_cjk(question):
         return bool(_CJK_WHY.search(question))
     return bool(_WHY.search(" ".join(split_into_words(question))))
+
+
+# "Что такое X?", "Что делает X?", "What does X do?", "Que fait X ?": the answer is a sentence about X as its
+# subject ("MultiViews active la négociation de contenu …"), not one that mentions X in passing.
+_ABOUT_THING = re.compile(
+    r"^(?:что такое|что делает|что означает|что значит|для чего (?:нужен|нужна|нужно|нужны|служит|используется)|"
+    r"what (?:is|are|does)|what do|was (?:ist|sind|macht|bedeutet|bewirkt)|qu'est-ce que|qu'est-ce qu'|que fait|"
+    r"que (?:signifie|veut dire)|qu[ée] (?:es|son|hace|significa)|cos'è|che cos'è|cosa (?:fa|sono|significa)|"
+    r"o que (?:é|são|faz|significa)|wat (?:is|zijn|doet|betekent))\b",
+    re.IGNORECASE,
+)
+
+
+def asks_about_thing(question: str) -> bool:
+    """Tell whether a question asks what a thing is or does ("Que fait l'option MultiViews ?")."""
+    return _ABOUT_THING.search(question.strip()) is not None

@@ -19,6 +19,7 @@ from rag.engine import Engine
 from rag.lexical import LexicalIndex
 from rag.models import Passage, Retrieval, Sentence
 from rag.text import (
+    asks_about_thing,
     asks_for_reasons,
     category_noun,
     expected_answer_type,
@@ -721,3 +722,24 @@ def test_a_question_for_keys_needs_keys_in_the_answer(question: str) -> None:
     signals = measure_signals(retrieval, set(), question, AnswerContext(text="Откройте меню Файл.", script="ru"))
     assert signals.missing_type == "key"
     assert expected_answer_type("Which keyboard layouts are supported?") is None
+
+
+def test_what_a_thing_does_is_answered_by_the_sentence_it_is_the_subject_of(embedder: Embedder) -> None:
+    texts = [
+        "La directive Options est suivie d'une liste d'options à activer.",
+        "Inversement, All les active toutes sauf MultiViews.",
+        "MultiViews active la négociation de contenu pour servir la page dans la langue du navigateur.",
+    ]
+    passage = passage_of(texts)
+    for sentence, vector in zip(passage.sentences, embedder.embed_passages(texts), strict=True):
+        sentence.embedding = vector
+    question = "Que fait l'option MultiViews ?"
+    terms = extract_terms(question, "fr")
+    query = embedder.embed_query(question)
+    passage.dense_score, passage.score = float(np.mean(embedder.embed_passages(texts), axis=0) @ query), 1.0
+    retrieval = Retrieval(question, query, terms, [passage], {term: 2.0 for term in terms}, language="fr")
+    request = AnswerRequest(question=question, standalone_question=question, language="fr", retrieval=retrieval)
+    scored = ExtractiveAnswerer()._score_sentences(request, question)
+    assert scored[0].sentence.text == texts[2]
+    assert asks_about_thing("Что делает команда aptitude why?") and asks_about_thing("What does systemctl do?")
+    assert not asks_about_thing("Which command enables MultiViews?")

@@ -23,16 +23,22 @@ from rag.models import Passage, Retrieval, Sentence
 from rag.text import (
     ANAPHORS,
     asked_qualifiers,
+    asks_about_thing,
     asks_for_reasons,
     counts_shared_words,
     detect_language,
     expected_answer_type,
     extract_terms,
+    find_names,
+    find_rare_words,
+    find_specific_tokens,
     has_answer_type,
     is_addressed_to_assistant,
     is_cjk,
     is_lead_in,
+    is_stopword,
     missing_qualifiers,
+    normalize,
     split_into_words,
     strip_instructions,
     without_question_words,
@@ -168,6 +174,13 @@ def fit_coverage_by_similarity(points: Sequence[tuple[float, float]]) -> Callabl
     if slope <= 0:
         return None
     return lambda similarity: float(min(1.0, max(0.0, slope * similarity + intercept)))
+
+
+def _opens_with(text: str, things: set[str]) -> bool:
+    """Tell whether a sentence opens with one of the named things, its subject ("MultiViews active …", "The
+    udev system …")."""
+    words = split_into_words(text)[:2]
+    return bool(words) and (words[0] in things or (len(words) > 1 and is_stopword(words[0]) and words[1] in things))
 
 
 def _announces_code(sentences: Sequence[Sentence], index: int) -> bool:
@@ -341,6 +354,9 @@ class ExtractiveAnswerer(Answerer):
         wanted = expected_answer_type(question)
         # A question "по умолчанию / by default" is answered by a sentence that says which is the default.
         qualified = bool(asked_qualifiers(question))
+        # "Que fait l'option MultiViews ?": a sentence whose subject is the asked thing.
+        named = find_names(question) + find_rare_words(question) + find_specific_tokens(question)
+        things = {normalize(name) for name in named} if asks_about_thing(question) else set()
         question_language = detect_language(request.standalone_question)
         passage_language = {passage.chunk_id: detect_language(passage.text) for passage in retrieval.passages}
         # A section heading says what its sentences are about ("Загрузка вашего ключа SSH на Launchpad").
@@ -387,6 +403,7 @@ class ExtractiveAnswerer(Answerer):
                 - SHORT_PENALTY * max(0, SHORT_WORDS - words) / SHORT_WORDS
                 + (ANSWER_TYPE_BONUS if wanted and self._has_value(item.passage, item.index, wanted, question) else 0.0)
                 + (ANSWER_TYPE_BONUS if qualified and not missing_qualifiers(question, item.sentence.text) else 0.0)
+                + (ANSWER_TYPE_BONUS if things and _opens_with(item.sentence.text, things) else 0.0)
                 + follow_up.get((item.passage.chunk_id, item.index), 0.0)
             )
             scored.append(ScoredSentence(item.sentence, item.passage, item.index, score, item.terms))
