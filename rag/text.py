@@ -704,7 +704,7 @@ def has_answer_type(text: str, kind: str, question: str = "", common: Callable[[
     if kind == "key":
         return any(normalize(match.group(0)) not in normalize(question) for match in _KEY.finditer(text))
     if kind == "person":
-        own = set(find_names(question)) | set(find_english_nouns(question)) | asked
+        own = set(find_names(question)) | asked
         return bool(_EMAIL.search(text)) or any(
             name not in own and not (common and common(name)) for name in [*find_names(text), *find_name_pairs(text)]
         )
