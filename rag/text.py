@@ -569,7 +569,8 @@ _QUESTION_WORD = {
     ),
     "command": re.compile(r"\b(как(?:ой|ую|ими) команд\w*|(?:what|which) commands?)\b", re.IGNORECASE),
     "date": re.compile(
-        r"\b(когда|в как(?:ом|ие|ой) (?:год|месяц|день)\w*|what (?:year|date|month)|when)\b", re.IGNORECASE
+        r"\b(когда|в как(?:ом|ие|ой) (?:год|месяц|день)\w*|(?:what|which) (?:year|date|month)|when)\b",
+        re.IGNORECASE,
     ),
     # "Кто руководит …", "Who maintains …": a person or an organisation, i.e. a name ("Кому …" asks for anything).
     "person": re.compile(r"\b(кто|who)\b", re.IGNORECASE),

@@ -158,6 +158,7 @@ def test_placeholder_pdf_titles_fall_back_to_the_text(tmp_path: Path) -> None:
 
 def test_question_types_and_specific_tokens() -> None:
     assert expected_answer_type("В каком году вышел Debian?") == "date"
+    assert expected_answer_type("In which year was journald released?") == "date"
     assert expected_answer_type("Сколько стоит билет?") == "number"
     assert expected_answer_type("Какую версию debhelper указать?") == "number"
     assert expected_answer_type("How often is Ubuntu released?") == "number"
