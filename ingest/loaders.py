@@ -46,6 +46,15 @@ def is_supported(name: str | Path) -> bool:
     return document_suffix(name) in SUPPORTED_SUFFIXES
 
 
+def unsupported_type(name: str | Path) -> UserInputError:
+    """Return the error for a file of a type citechat does not read, naming the types it does."""
+    supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
+    return UserInputError(
+        f"{name}: unsupported file type {Path(name).suffix.lower() or '(none)'}; supported: {supported} "
+        f"(also compressed as {COMPRESSED_SUFFIX})"
+    )
+
+
 @dataclass
 class Document:
     """A source's text exactly as citechat read it; citation offsets point into `text`."""
@@ -419,10 +428,7 @@ def load_document(path: Path, max_bytes: int) -> Document:
     """Read one file; raise UserInputError with the reason when it cannot be ingested."""
     suffix = document_suffix(path)
     if suffix not in SUPPORTED_SUFFIXES:
-        raise UserInputError(
-            f"{path}: unsupported file type {path.suffix.lower() or '(none)'}; supported: "
-            f"{', '.join(sorted(SUPPORTED_SUFFIXES))} (also compressed as {COMPRESSED_SUFFIX})"
-        )
+        raise unsupported_type(path)
     try:
         data = _read_bytes(path, max_bytes)
         blocks: list[Block] = []

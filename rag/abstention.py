@@ -210,21 +210,20 @@ def measure_signals(
         names.setdefault(label, extract_terms(label, language))
     # German nouns written as in English, also inside a hyphenated word ("Fedora" of "Fedora-Server"), which
     # is no query term of its own: the corpus vocabulary says whether it mentions them.
-    english = {name: stem_word(name, language) for name in find_english_nouns(retrieval.query)}
-
-    def presence(stem: str) -> float:
-        if stem in retrieval.term_presence or retrieval.presence is None:
-            return retrieval.term_presence.get(stem, 1.0)
-        return retrieval.presence(stem) if stem in english.values() else 1.0
-
-    for name, stem in english.items():
+    presence = dict(retrieval.term_presence)
+    for name in find_english_nouns(retrieval.query):
+        stem = stem_word(name, language)
         names.setdefault(name, [stem])
+        if stem not in presence and retrieval.presence is not None:
+            presence[stem] = retrieval.presence(stem)
     signals = EvidenceSignals(
         best_dense=best_dense,
         corpus_coverage=weighted_coverage(terms, weights, lambda term: retrieval.term_presence.get(term, 0.0)),
         passage_coverage=weighted_coverage(terms, weights, lambda term: match_strength(term, passage_terms)),
         has_terms=bool(terms),
-        unknown_names=[name for name, stems in names.items() if stems and all(presence(stem) == 0.0 for stem in stems)],
+        unknown_names=[
+            name for name, stems in names.items() if stems and all(presence.get(stem, 1.0) == 0.0 for stem in stems)
+        ],
     )
     if retrieval.native:
         unknown = [

@@ -703,7 +703,8 @@ def has_answer_type(text: str, kind: str, question: str = "", common: Callable[[
     """
     asked = set(split_into_words(question))
     if kind == "key":
-        return any(normalize(match.group(0)) not in normalize(question) for match in _KEY.finditer(text))
+        named = normalize(question)
+        return any(normalize(match.group(0)) not in named for match in _KEY.finditer(text))
     if kind == "person":
         own = set(find_names(question)) | asked
         return bool(_EMAIL.search(text)) or any(

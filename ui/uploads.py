@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from ingest.loaders import COMPRESSED_SUFFIX, SUPPORTED_SUFFIXES, is_supported, load_document
+from ingest.loaders import is_supported, load_document, unsupported_type
 from ingest.pipeline import FileReport
 from rag.errors import UserInputError
 
@@ -120,11 +120,7 @@ def stage_upload(upload: IncomingFile, name: str, scratch: Path, max_bytes: int)
     if len(name.encode("utf-8")) > MAX_NAME_BYTES:
         raise UserInputError(f"{name[:40]}…: the file name is longer than {MAX_NAME_BYTES} bytes; rename the file")
     if not is_supported(name):
-        suffix = Path(name).suffix.lower() or "(none)"
-        supported = " ".join(sorted(SUPPORTED_SUFFIXES))
-        raise UserInputError(
-            f"{name}: unsupported file type {suffix}; supported: {supported} (also compressed as {COMPRESSED_SUFFIX})"
-        )
+        raise unsupported_type(name)
     scratch.mkdir()
     staged = scratch / name
     try:

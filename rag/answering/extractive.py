@@ -355,8 +355,10 @@ class ExtractiveAnswerer(Answerer):
         # A question "по умолчанию / by default" is answered by a sentence that says which is the default.
         qualified = bool(asked_qualifiers(question))
         # "Que fait l'option MultiViews ?": a sentence whose subject is the asked thing.
-        named = find_names(question) + find_rare_words(question) + find_specific_tokens(question)
-        things = {normalize(name) for name in named} if asks_about_thing(question) else set()
+        things: set[str] = set()
+        if asks_about_thing(question):
+            named = find_names(question) + find_rare_words(question) + find_specific_tokens(question)
+            things = {normalize(name) for name in named}
         question_language = detect_language(request.standalone_question)
         passage_language = {passage.chunk_id: detect_language(passage.text) for passage in retrieval.passages}
         # A section heading says what its sentences are about ("Загрузка вашего ключа SSH на Launchpad").
