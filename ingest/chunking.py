@@ -64,7 +64,7 @@ def _line_runs(text: str, block: Block, max_chars: int) -> list[SentenceSpan]:
 
 def split_block(text: str, block: Block) -> list[SentenceSpan]:
     """Return the quotable units of one block."""
-    if block.kind in ("heading", "term", "title", "meta"):
+    if block.kind in ("heading", "term", "title", "caption", "meta"):
         return [SentenceSpan(block.start, block.end, block.kind)]
     if block.kind == "code":
         if block.end - block.start <= MAX_CODE_SENTENCE_CHARS:
@@ -140,4 +140,4 @@ def chunk_text(text: str, max_chars: int, blocks: list[Block] | None = None) -> 
 
 
 def _only_headings(spans: list[SentenceSpan]) -> bool:
-    return all(span.kind in ("heading", "term", "title") for span in spans)
+    return all(span.kind in ("heading", "term", "title", "caption") for span in spans)

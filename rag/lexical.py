@@ -21,6 +21,26 @@ MIN_TOPIC_CHUNKS = 3
 # gimp-ru +0.03, mixed-ru-en -0.03 and fewer correct refusals on doublecmd-ru.)
 TOPIC_DOCUMENT_SHARE = 1 / 3
 MIN_TOPIC_DOCUMENTS = 3
+# A line (or a sentence of one) written word for word in this many documents is template text: a caption
+# ("Исходное изображение" on every filter page), a cross-reference ("These parameters are described in
+# Section 2"), a label. It names no page's own content, so it is no answer by itself.
+BOILERPLATE_DOCUMENTS = 5
+_SENTENCE_END = re.compile(r"(?<=[.!?…。！？])\s+")
+
+
+def line_keys(text: str) -> set[str]:
+    """Return the case- and space-folded lines of `text` and the sentences they hold (a line's parts)."""
+    keys: set[str] = set()
+    for line in text.splitlines():
+        keys.add(fold_line(line))
+        keys.update(fold_line(part) for part in _SENTENCE_END.split(line))
+    keys.discard("")
+    return keys
+
+
+def fold_line(text: str) -> str:
+    """Return `text` lowercased with runs of white space as one space (how copies of a line are compared)."""
+    return " ".join(text.lower().split())
 
 
 class LexicalIndex:
@@ -31,17 +51,26 @@ class LexicalIndex:
 
     @classmethod
     def from_terms(
-        cls, chunks: Sequence[tuple[str, list[str]]], sources: Mapping[str, str] | None = None
+        cls,
+        chunks: Sequence[tuple[str, list[str]]],
+        sources: Mapping[str, str] | None = None,
+        lines: Mapping[str, Iterable[str]] | None = None,
     ) -> LexicalIndex:
         """Build from chunks already split into stems (stemming is most of a build; callers keep the stems).
 
-        `sources` maps chunk ids to their documents (for `widespread`).
+        `sources` maps chunk ids to their documents (for `widespread`), `lines` to their `line_keys`
+        (for `boilerplate`).
         """
         index = cls.__new__(cls)
-        index._build(chunks, sources)
+        index._build(chunks, sources, lines)
         return index
 
-    def _build(self, chunks: Sequence[tuple[str, list[str]]], sources: Mapping[str, str] | None = None) -> None:
+    def _build(
+        self,
+        chunks: Sequence[tuple[str, list[str]]],
+        sources: Mapping[str, str] | None = None,
+        lines: Mapping[str, Iterable[str]] | None = None,
+    ) -> None:
         # The store lists chunks in no fixed order; sorted, equal BM25 scores rank the same in every process.
         chunks = sorted(chunks, key=lambda chunk: chunk[0])
         self.chunk_ids = [chunk_id for chunk_id, _ in chunks]
@@ -71,6 +100,12 @@ class LexicalIndex:
             for term in set(extract_terms(re.sub(r"[-_.]+", " ", PurePath(source).stem))):
                 holders.setdefault(term, set()).add(source)
         self._source_frequency = {term: len(found) for term, found in holders.items()}
+        copies: dict[str, set[str]] = {}
+        for chunk_id, keys in (lines or {}).items():
+            if chunk_id in owners:
+                for key in keys:
+                    copies.setdefault(key, set()).add(owners[chunk_id])
+        self._boilerplate = {key for key, found in copies.items() if len(found) >= BOILERPLATE_DOCUMENTS}
         # A chunk that repeats another word for word (the same page in two packages, a footer on every page)
         # is one passage: the first of its copies by id stands for all.
         first: dict[tuple[str, ...], str] = {}
@@ -92,6 +127,10 @@ class LexicalIndex:
     def distinct(self, chunk_ids: Iterable[str]) -> list[str]:
         """Return a ranking with each chunk's copies replaced by the chunk that stands for them, once."""
         return list(dict.fromkeys(self.canonical(chunk_id) for chunk_id in chunk_ids))
+
+    def boilerplate(self, text: str) -> bool:
+        """Tell whether a line or sentence is written word for word in BOILERPLATE_DOCUMENTS documents."""
+        return fold_line(text) in self._boilerplate
 
     def language_share(self, language: str) -> float:
         """Return the share of chunks written in `language`'s script (0 in an empty index)."""

@@ -129,6 +129,8 @@ class Retrieval:
     topic_idf: float | None = None
     # Whether a stem is in so many of the documents that it is the corpus's topic (None: no such test).
     widespread: Callable[[str], bool] | None = None
+    # Whether a sentence is a line copied word for word across many documents (None: no such test).
+    boilerplate: Callable[[str], bool] | None = None
     # A query stem's counterparts in the documents' other language ("packag" -> ("пакет",)).
     translations: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # The language the query's words were analyzed in (rag.text.word_language, "en" when it has none):

@@ -16,7 +16,7 @@ from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 from rag.abstention import weighted_coverage
 from rag.embeddings import Embedder
 from rag.errors import StoreError
-from rag.lexical import LexicalIndex
+from rag.lexical import LexicalIndex, line_keys
 from rag.models import Passage, Retrieval
 from rag.rerank import Reranker
 from rag.store import ChunkStore, ChunkVersion
@@ -47,6 +47,8 @@ TRANSLATIONS_PER_WORD = 3
 # The other language is looked up only when the vocabulary has this many of its stems: a few foreign
 # words (a source line) answer nothing and are not worth a lookup per question.
 MIN_OTHER_VOCABULARY = 100
+# A chunk whose text is all links ranks as if fusion had given it this much less (half links: half of it).
+LINK_PENALTY = 0.5
 # Another process (a CLI ingest) may change the store; its revision is checked at most this often.
 REVISION_CHECK_SECONDS = 1.0
 
@@ -69,6 +71,11 @@ def fuse_rankings(
         for rank, item in enumerate(ranking):
             fused[item] += weight / (k + rank + 1)
     return dict(fused)
+
+
+def link_weight(node: TextNode) -> float:
+    """Return the ranking weight of a chunk by its share of link text (1 for a chunk with no links)."""
+    return 1.0 - LINK_PENALTY * float(node.metadata.get("link_share") or 0.0)
 
 
 def passage_from_node(node: TextNode, score: float = 0.0) -> Passage:
@@ -114,7 +121,8 @@ class HybridRetriever(BaseRetriever):
         self._checked_at = 0.0
         self._rebuilding = False
         # Stems of every stored chunk by id, kept between rebuilds: a new revision stems only new chunks.
-        self._terms: dict[str, tuple[ChunkVersion, list[str], str | None]] = {}
+        # (And the chunk's word language and its lines, for `LexicalIndex.boilerplate`.)
+        self._terms: dict[str, tuple[ChunkVersion, list[str], str | None, set[str]]] = {}
         # The word language of most of the searched chunks, if most share one (rag.text.word_language).
         self._main_language: str | None = None
         # Whether the vocabulary holds enough of a language, at the revision it was counted at.
@@ -168,7 +176,7 @@ class HybridRetriever(BaseRetriever):
             ids = self._store.chunk_ids()
             known = self._terms
             for version, text in self._store.chunk_texts([chunk_id for chunk_id in ids if chunk_id not in known]):
-                known[version.chunk_id] = (version, *extract_terms_and_language(text))
+                known[version.chunk_id] = (version, *extract_terms_and_language(text), line_keys(text))
             stored = set(ids)
             for gone in [chunk_id for chunk_id in known if chunk_id not in stored]:
                 del known[gone]
@@ -178,7 +186,11 @@ class HybridRetriever(BaseRetriever):
                 for chunk_id in ids
                 if chunk_id in known and committed.get(known[chunk_id][0].source) == known[chunk_id][0].content_hash
             ]
-            index = LexicalIndex.from_terms(visible, {chunk_id: known[chunk_id][0].source for chunk_id, _ in visible})
+            index = LexicalIndex.from_terms(
+                visible,
+                {chunk_id: known[chunk_id][0].source for chunk_id, _ in visible},
+                {chunk_id: known[chunk_id][3] for chunk_id, _ in visible},
+            )
             main, count = (Counter(known[chunk_id][2] for chunk_id, _ in visible).most_common(1) or [(None, 0)])[0]
             with self._lock:
                 self._lexical, self._committed, self._revision = index, committed, revision
@@ -263,7 +275,15 @@ class HybridRetriever(BaseRetriever):
         fetched = self._store.get_chunks(missing)
         committed = self._committed_ids(fetched)
         nodes.update({node.node_id: node for node in fetched if node.node_id in committed})
-        pool = [chunk_id for chunk_id in ranked if chunk_id in nodes][:size]
+        # A chunk made of links (an index, a table of contents) names topics whose content is elsewhere:
+        # it wins dense search on a topic's words without saying anything about it, so it ranks lower.
+        available = sorted(
+            (chunk_id for chunk_id in ranked if chunk_id in nodes),
+            key=lambda chunk_id: -fused[chunk_id] * link_weight(nodes[chunk_id]),
+        )
+        if lexical_weight >= KEYWORD_SLOT_COVERAGE:
+            available = keep_in_pool(available, next(iter(keyword_ranking), None), size)
+        pool = available[:size]
         dense_scores = {node.node_id: score for node, score in dense}
         unscored = [chunk_id for chunk_id in pool if chunk_id not in dense_scores]
         dense_scores.update(self._store.chunk_similarities(unscored, query_embedding))
@@ -292,6 +312,7 @@ class HybridRetriever(BaseRetriever):
             presence=lexical.presence,
             topic_idf=lexical.topic_idf(),
             widespread=lexical.widespread,
+            boilerplate=lexical.boilerplate,
             translations=translations,
             # Latin script is shared by many languages ("Germany" is "Allemagne"): a Latin-script question is the
             # corpus's own when most of its chunks are in the question's language, a Cyrillic one by script.

@@ -192,6 +192,28 @@ def test_html_block_titles_are_context_not_answers(tmp_path: Path) -> None:
     assert kinds["update"] == "term"
 
 
+def test_html_short_captions_are_context_and_long_ones_prose(tmp_path: Path) -> None:
+    long_caption = (
+        "The left image shows the layer before the filter; the right one shows how the edges were raised "
+        "and the flat areas turned grey."
+    )
+    path = tmp_path / "emboss.html"
+    path.write_text(
+        "<html><body><p>The Emboss filter stamps the image into a metal-like relief.</p>"
+        "<div class='mediaobject'><img src='a.jpg'><div class='caption'><p>Original image</p></div></div>"
+        "<figure><img src='b.jpg'><figcaption>After applying the filter</figcaption></figure>"
+        f"<figure><img src='c.jpg'><figcaption>{long_caption}</figcaption></figure>"
+        "<table><caption>Filter parameters</caption><tr><td>Azimuth</td><td>Light direction</td></tr></table>"
+        "</body></html>",
+        encoding="utf-8",
+    )
+    kinds = block_kinds(path)
+    # A picture's caption tells what the reader of a quote cannot see: no answer by itself.
+    assert kinds["Original image"] == kinds["After applying the filter"] == kinds["Filter parameters"] == "caption"
+    assert kinds[long_caption] == "text"
+    assert kinds["The Emboss filter stamps the image into a metal-like relief."] == "text"
+
+
 @pytest.mark.parametrize(
     ("name", "title", "expected"),
     [
@@ -340,6 +362,60 @@ def test_ingest_stores_metadata_and_exact_spans(tmp_path: Path, ingestor: Ingest
     assert store.built_with() == ingestor.embedder.name
 
 
+HELP_PAGES = {
+    "emboss": (
+        "Барельеф",
+        "Фильтр «Барельеф» придаёт изображению рельеф: светлые участки выглядят приподнятыми, "
+        "тёмные — вдавленными. Направление освещения задаётся азимутом и высотой.",
+    ),
+    "airbrush": (
+        "Аэрограф",
+        "Инструмент «Аэрограф» имитирует распылитель краски: чем дольше держать кнопку мыши, "
+        "тем плотнее слой краски. Нажим и скорость задаются в параметрах инструмента.",
+    ),
+    "blur": (
+        "Размывание",
+        "Фильтр «Размывание» смешивает каждую точку с соседними и сглаживает переходы. Радиус "
+        "задаёт, насколько далеко берутся соседи.",
+    ),
+    "lens": (
+        "Блик линзы",
+        "Фильтр «Блик линзы» добавляет на изображение блик, как при съёмке против солнца. Центр "
+        "блика выбирается щелчком по предпросмотру.",
+    ),
+}
+
+
+def test_an_index_page_of_links_ranks_below_the_pages_it_points_to(
+    tmp_path: Path, ingestor: Ingestor, store: ChunkStore, embedder: Embedder
+) -> None:
+    # A help site's subject index names every topic (and wins dense search on it) but explains none.
+    site = tmp_path / "help"
+    site.mkdir()
+    entries = []
+    for name, (title, body) in HELP_PAGES.items():
+        page = f"<html><head><title>{title}</title></head><body><h1>{title}</h1><p>{body}</p></body></html>"
+        (site / f"{name}.html").write_text(page, encoding="utf-8")
+        links = f'<a href="{name}.html">Фильтр {title}</a>, <a href="{name}.html#options">Параметры: {title}</a>'
+        entries.append(f"<dt>{title}, {links}</dt>")
+    index = f"<html><body><h1>Предметный указатель</h1><dl>{''.join(entries)}</dl></body></html>"
+    (site / "index.html").write_text(index, encoding="utf-8")
+    ingestor.ingest([site])
+
+    shares = {
+        Path(metadata["source"]).stem: metadata["link_share"]
+        for document in store.documents()
+        for metadata in chunk_records(store, document.source).values()
+    }
+    assert shares.pop("index") > 0.6
+    assert set(shares.values()) == {0.0}
+    retriever = HybridRetriever(store, embedder, top_k=4)
+    for name, question in [("emboss", "Что делает фильтр Барельеф?"), ("lens", "Что такое блик линзы?")]:
+        ranked = [Path(passage.source).stem for passage in retriever.search(question).passages]
+        assert ranked[0] == name, (question, ranked)
+        assert "index" not in ranked[:2], (question, ranked)
+
+
 def test_reingesting_an_unchanged_file_changes_nothing(tmp_path: Path, ingestor: Ingestor, store: ChunkStore) -> None:
     path = tmp_path / "doc.txt"
     path.write_text("\n\n".join(f"Абзац {i}. В нём говорится о теме {i}." for i in range(30)), encoding="utf-8")
@@ -430,6 +506,33 @@ def test_progress_is_reported_per_file(tmp_path: Path, ingestor: Ingestor) -> No
     seen = []
     ingestor.ingest([tmp_path], progress=lambda number, total, report: seen.append((number, total, report.status)))
     assert seen == [(1, 2, "added"), (2, 2, "added")]
+
+
+def test_each_file_is_read_once_unless_the_kept_text_is_over_its_bound(
+    tmp_path: Path, ingestor: Ingestor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ingest.pipeline
+
+    for name in ("a.html", "b.html", "c.html"):
+        (tmp_path / name).write_text(f"<html><body><p>Страница {name}. Текст страницы.</p></body></html>")
+    reads: list[str] = []
+
+    def counting_load(path: Path, max_bytes: int) -> object:
+        reads.append(path.name)
+        return load_document(path, max_bytes)
+
+    monkeypatch.setattr(ingest.pipeline, "load_document", counting_load)
+    ingestor.ingest([tmp_path])
+    # The reading pass parses each file; the writing pass reuses what it read.
+    assert sorted(reads) == ["a.html", "b.html", "c.html"]
+    # Past the bound on kept text, the files beyond it are read again when written.
+    reads.clear()
+    monkeypatch.setattr(ingest.pipeline, "KEPT_PLAN_CHARS", 1)
+    for name in ("a.html", "b.html", "c.html"):
+        (tmp_path / name).write_text(f"<html><body><p>Новая страница {name}.</p></body></html>")
+    report = ingestor.ingest([tmp_path])
+    assert [file.status for file in report.files] == ["updated"] * 3
+    assert sorted(reads) == ["a.html", "a.html", "b.html", "b.html", "c.html", "c.html"]
 
 
 def test_reindex_rebuilds_from_recorded_sources(tmp_path: Path, ingestor: Ingestor, store: ChunkStore) -> None:

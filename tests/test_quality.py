@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ from rag.answering.extractive import ExtractiveAnswerer, ScoredSentence, fit_cov
 from rag.config import Settings
 from rag.embeddings import Embedder
 from rag.engine import Engine
-from rag.lexical import LexicalIndex
+from rag.lexical import BOILERPLATE_DOCUMENTS, LexicalIndex, line_keys
 from rag.models import Passage, Retrieval, Sentence
 from rag.text import (
     asks_about_thing,
@@ -649,6 +650,41 @@ def test_a_definition_term_comes_with_its_description_but_a_figure_title_does_no
 
     assert answer("Figure 13.5. The LXQT desktop")[0].startswith("Cinnamon")
     assert answer("desktops")[0] == "desktops"
+
+
+def test_a_caption_or_a_line_copied_across_documents_is_not_quoted_as_context() -> None:
+    def answer(before: str, kind: str = "text", boilerplate: Callable[[str], bool] | None = None) -> list[str]:
+        body = "Этот фильтр делает изображение похожим на живопись маслом."
+        text = f"{before}\n{body}"
+        passage = Passage("c1", text, "s", "t", 0, len(text))
+        passage.sentences = [Sentence(before, 0, len(before), kind=kind), Sentence(body, len(before) + 1, len(text))]
+        best = [ScoredSentence(passage.sentences[1], passage, 1, 1.0, set())]
+        chosen = ExtractiveAnswerer()._add_context(best, boilerplate=boilerplate)
+        return [item.sentence.text for item in chosen]
+
+    # "Этот фильтр" points back; the line before it is quoted with it, unless it is a picture's caption
+    # or a line written word for word in many documents.
+    assert answer("Фильтр «Масляная краска» имитирует мазки кисти.")[0].startswith("Фильтр")
+    assert answer("После применения фильтра «Масляная краска»", kind="caption")[0].startswith("Этот")
+    assert answer("Рисунок 17.207. Пример применения фильтра", kind="title")[0].startswith("Этот")
+    copied = "Эти параметры описываются в разделе «Общие свойства»."
+    assert answer(copied, boilerplate=lambda line: line == copied)[0].startswith("Этот")
+
+
+def test_lines_copied_in_many_documents_are_boilerplate() -> None:
+    shared = "Исходное изображение"
+    pages = {f"p{number}": f"Фильтр {number} меняет цвета.\n{shared}\nЭто страница {number}." for number in range(6)}
+    chunks = [(chunk_id, extract_terms(text, "ru")) for chunk_id, text in pages.items()]
+    lines = {chunk_id: line_keys(text) for chunk_id, text in pages.items()}
+
+    def index(documents: int) -> LexicalIndex:
+        sources = {f"p{number}": f"doc{number % documents}" for number in range(6)}
+        return LexicalIndex.from_terms(chunks, sources, lines)
+
+    assert index(BOILERPLATE_DOCUMENTS).boilerplate("  исходное   ИЗОБРАЖЕНИЕ ")
+    assert not index(BOILERPLATE_DOCUMENTS).boilerplate("Фильтр 1 меняет цвета.")
+    # Copies within fewer documents (one page's chunks) are that page's own text.
+    assert not index(BOILERPLATE_DOCUMENTS - 1).boilerplate(shared)
 
 
 def test_a_why_answer_opening_with_therefore_brings_its_cause() -> None:

@@ -122,7 +122,7 @@ RESTATED_SHARE = 0.5
 # A numbered figure, table or example title: a word, then its number ("Figure 13.5.", "Пример 3.2").
 CAPTION = re.compile(r"^[^\W\d_]+\.?\s+\d+(?:[.-]\d+)*[.:]?\s")
 # Kinds that are context, not answers.
-UNQUOTABLE_KINDS = frozenset({"heading", "term", "title"})
+UNQUOTABLE_KINDS = frozenset({"heading", "term", "title", "caption"})
 
 
 @dataclass
@@ -314,7 +314,9 @@ class ExtractiveAnswerer(Answerer):
         causes = asks_for_reasons(strip_instructions(request.standalone_question))
         explains = causes and self._restates_question(request, inspection.chosen[0])
         chosen = self._without_padding(inspection.chosen, strip_instructions(request.question))
-        return self._add_context(chosen, explains, causes, request.retrieval.passages), verdict.confidence
+        retrieval = request.retrieval
+        answer = self._add_context(chosen, explains, causes, retrieval.passages, retrieval.boilerplate)
+        return answer, verdict.confidence
 
     def inspect(self, request: AnswerRequest) -> Inspection | None:
         """Return the candidate answer and the evidence signals it is judged by (None without candidates)."""
@@ -555,6 +557,7 @@ class ExtractiveAnswerer(Answerer):
         explains: bool = False,
         causes: bool = False,
         passages: Sequence[Passage] = (),
+        boilerplate: Callable[[str], bool] | None = None,
     ) -> list[ScoredSentence]:
         """Put the preceding line before a fragment, and what a lead-in announces after it.
 
@@ -563,6 +566,8 @@ class ExtractiveAnswerer(Answerer):
         sentence brings the next one, also when that one opens the next retrieved chunk of its section
         (`passages`). `causes`: the question asks why; a sentence pointing back from the start of its
         paragraph ("… developed to resolve these issues") brings the paragraph before, which holds the cause.
+        A block's title or a figure's caption is not quoted as context, nor is a line copied across many
+        documents (`boilerplate`: a label, a cross-reference).
         """
         result: list[ScoredSentence] = []
         taken = {(item.passage.chunk_id, item.index) for item in chosen}
@@ -578,7 +583,8 @@ class ExtractiveAnswerer(Answerer):
             follows_cause = causes and CONSEQUENCE.match(item.sentence.text) is not None
             if item.index > 0 and (follows_cause or self._needs_context(item.sentence, sentences[item.index - 1])):
                 for index in self._referent(item) if causes else [item.index - 1]:
-                    take(item, index)
+                    if not self._no_context(sentences[index], boilerplate):
+                        take(item, index)
             take(item, item.index)
             if is_lead_in(item.sentence.text) or _announces_code(sentences, item.index):
                 size = 0
@@ -603,6 +609,10 @@ class ExtractiveAnswerer(Answerer):
                     taken.add((continued.chunk_id, 0))
                     result.append(ScoredSentence(continued.sentences[0], continued, 0, item.score, set()))
         return result
+
+    @staticmethod
+    def _no_context(sentence: Sentence, boilerplate: Callable[[str], bool] | None) -> bool:
+        return sentence.kind in ("title", "caption") or (boilerplate is not None and boilerplate(sentence.text))
 
     @staticmethod
     def _render(chosen: list[ScoredSentence]) -> tuple[Draft, list[str]]:
