@@ -15,9 +15,10 @@ fresh process (opening the store, then one question); the first question after a
 then replaced (the index refresh the serving process does after a write, plus the question); RSS and store
 size. `--cold` ingests with an empty vector cache, so every text is embedded: that is the ingest throughput.
 "ingest/raw" sets it against the bare embedder on exactly the same chunk and sentence texts: the embedder's
-own seconds on them inside the ingest (same calls, same batches) over the ingest's seconds, so everything
-else the ingest does (reading, parsing, stemming, the vocabulary's word vectors, store writes) is what
-lowers it. Other processes on the machine slow both alike. As a cross-check, the raw embedder is also run on
+own seconds on them inside the ingest (same calls, same batches) over the ingest's seconds, wall and CPU
+(other processes on the machine stretch wall time, not CPU time), so everything else the ingest does
+(reading, parsing, stemming, the vocabulary's word vectors, store writes) is what lowers it; the notes add
+the words' own share. As a cross-check, the raw embedder is also run on
 a sample of those texts right before and after the ingest ("sampled raw", per wall and per CPU second; a
 sample's chunks need not be as long as the average one). Without `--cold` vectors come from
 DIR/embedding-cache.sqlite (the ingest is then the store writes only). Each row is saved as JSON in
@@ -178,17 +179,28 @@ class TimedEmbedder(Embedder):
         self.inner = inner
         self.name = inner.name
         self.dim = inner.dim
-        self.seconds = 0.0
+        # Wall and CPU seconds (the embedder computes in the calling thread: one OpenMP thread).
+        self.seconds = self.cpu_seconds = 0.0
+        # The vocabulary's words, embedded as queries during an ingest.
+        self.word_seconds = self.word_cpu_seconds = 0.0
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self.inner.embed_queries(texts)
+        vectors, wall, cpu = self._timed(self.inner.embed_queries, texts)
+        self.word_seconds += wall
+        self.word_cpu_seconds += cpu
+        return vectors
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
-        started = time.perf_counter()
-        try:
-            return self.inner.embed_passages(texts)
-        finally:
-            self.seconds += time.perf_counter() - started
+        vectors, wall, cpu = self._timed(self.inner.embed_passages, texts)
+        self.seconds += wall
+        self.cpu_seconds += cpu
+        return vectors
+
+    @staticmethod
+    def _timed(encode: Callable[[Sequence[str]], np.ndarray], texts: Sequence[str]) -> tuple[np.ndarray, float, float]:
+        started, cpu = time.perf_counter(), time.thread_time()
+        vectors = encode(texts)
+        return vectors, time.perf_counter() - started, time.thread_time() - cpu
 
 
 def progress_every(seconds: float) -> Callable[[IngestProgress], None]:
@@ -322,6 +334,9 @@ class Row:
     ingest_s: float = 0.0
     ingest_rate: float = 0.0
     embed_share: float = 0.0
+    word_share: float = 0.0
+    embed_cpu_share: float = 0.0
+    word_cpu_share: float = 0.0
     ingest_cpu_s: float = 0.0
     raw_rates: list[float] = field(default_factory=list)
     raw_cpu_rates: list[float] = field(default_factory=list)
@@ -440,6 +455,9 @@ def run_tier(
         row.sentences = int(store._sentences.count())
         row.ingest_rate = row.chunks / row.ingest_s
         row.embed_share = timed.seconds / row.ingest_s
+        row.word_share = timed.word_seconds / row.ingest_s
+        row.embed_cpu_share = timed.cpu_seconds / row.ingest_cpu_s
+        row.word_cpu_share = timed.word_cpu_seconds / row.ingest_cpu_s
         print(f"  {mode}-{tier}: {report.summary()} in {row.ingest_s:.0f} s", file=sys.stderr, flush=True)
         if cold:
             merge_cache(cache, shared_cache)
@@ -490,8 +508,8 @@ def save(row: Row, data: Path) -> None:
 
 
 HEADER = (
-    "| tier | mode | files | chunks | sentences | cache | ingest s | ingest ch/s | ingest/raw | sampled raw ch/s | "
-    "ingest/sampled raw wall; CPU | overall | false refusals | cited | warm p50 ms | warm p95 ms | "
+    "| tier | mode | files | chunks | sentences | cache | ingest s | ingest ch/s | ingest/raw wall; CPU | "
+    "sampled raw ch/s | ingest/sampled raw wall; CPU | overall | false refusals | cited | warm p50 ms | warm p95 ms | "
     "fresh process: open s / first q ms | after a change here: question ms (×p50); refresh ms; "
     "after one elsewhere: question ms (×p50) | RSS MB | data MB |"
 )
@@ -528,7 +546,7 @@ def format_row(row: Row) -> str:
         row.cache,
         f"{row.ingest_s:.0f}",
         f"{row.ingest_rate:.2f}",
-        f"{row.embed_share:.2f}" if row.cache == "cold" else "–",
+        f"{row.embed_share:.2f}; {row.embed_cpu_share:.2f}" if row.cache == "cold" else "–",
         f"{row.raw_rate:.2f}" if row.raw_rates else "–",
         ratio,
         f"{row.overall:.3f}",
@@ -549,6 +567,12 @@ def print_notes(rows: Sequence[Row], verbose: bool) -> None:
     for row in rows:
         per_cpu = f"{row.chunks / row.ingest_cpu_s:.2f}" if row.ingest_cpu_s else "–"
         ingest = f"ingest {row.ingest_rate:.2f} ch/s (per CPU s {per_cpu})"
+        if row.cache == "cold":
+            # Passages and the vocabulary's words together: the embedder's part of everything the ingest embeds.
+            ingest += (
+                f", embedder {row.embed_share + row.word_share:.2f} of it with the words ({row.word_share:.2f}), per "
+                f"CPU s {row.embed_cpu_share + row.word_cpu_share:.2f} ({row.word_cpu_share:.2f})"
+            )
         if row.raw_rates:
             ingest = (
                 f"raw embedder on {row.raw_sample} sampled chunks before/after the ingest "

@@ -293,6 +293,7 @@ class Ingestor:
                 report.files += [later.outcome for later in plans[number:] if later.outcome]
                 report.not_attempted = [str(later.path) for later in plans[number - 1 :] if later.outcome is None]
                 raise IngestStopped(error, report) from None
+            plan.document = plan.chunked = None  # written: its text need not stay in memory
             report.files.append(file_report)
             if progress:
                 progress(number, len(files), file_report)

@@ -23,7 +23,7 @@ TOPIC_DOCUMENT_SHARE = 1 / 3
 MIN_TOPIC_DOCUMENTS = 3
 # A line (or a sentence of one) written word for word in this many documents is template text: a caption
 # ("Исходное изображение" on every filter page), a cross-reference ("These parameters are described in
-# Section 2"), a label. It names no page's own content, so it is no answer by itself.
+# Section 2"), a label. It says nothing of the page it is on, so it is quoted as no sentence's context.
 BOILERPLATE_DOCUMENTS = 5
 _SENTENCE_END = re.compile(r"(?<=[.!?…。！？])\s+")
 

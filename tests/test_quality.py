@@ -670,6 +670,17 @@ def test_a_caption_or_a_line_copied_across_documents_is_not_quoted_as_context() 
     copied = "Эти параметры описываются в разделе «Общие свойства»."
     assert answer(copied, boilerplate=lambda line: line == copied)[0].startswith("Этот")
 
+    # Joined to another page's answer, such a sentence would seem to speak of the asked filter: it is left out.
+    best_text = "Фильтр «Комикс» изменяет слой так, что он выглядит как мультипликационная картинка."
+    best_passage = Passage("c0", best_text, "cartoon.html", "t", 0, len(best_text))
+    best_passage.sentences = [Sentence(best_text, 0, len(best_text))]
+    caption, body = "После применения фильтра «Масляная краска»", "Этот фильтр делает изображение похожим на живопись."
+    other = Passage("c1", f"{caption}\n{body}", "oilify.html", "t", 0, len(caption) + 1 + len(body))
+    other.sentences = [Sentence(caption, 0, len(caption), kind="caption"), Sentence(body, len(caption) + 1, other.end)]
+    chosen = [ScoredSentence(best_passage.sentences[0], best_passage, 0, 1.0, set())]
+    chosen.append(ScoredSentence(other.sentences[1], other, 1, 0.9, set()))
+    assert [item.sentence.text for item in ExtractiveAnswerer()._add_context(chosen)] == [best_text]
+
 
 def test_lines_copied_in_many_documents_are_boilerplate() -> None:
     shared = "Исходное изображение"

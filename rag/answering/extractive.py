@@ -582,9 +582,16 @@ class ExtractiveAnswerer(Answerer):
             sentences = item.passage.sentences
             follows_cause = causes and CONSEQUENCE.match(item.sentence.text) is not None
             if item.index > 0 and (follows_cause or self._needs_context(item.sentence, sentences[item.index - 1])):
-                for index in self._referent(item) if causes else [item.index - 1]:
-                    if not self._no_context(sentences[index], boilerplate):
-                        take(item, index)
+                referents = self._referent(item) if causes else [item.index - 1]
+                quotable = [index for index in referents if not self._no_context(sentences[index], boilerplate)]
+                # Joined from another document, a sentence pointing back at what only a caption or title there
+                # names ("Этот фильтр …" after "После применения фильтра «Масляная краска»") would read as
+                # speaking of the best sentence's subject.
+                elsewhere = item.passage.source != chosen[0].passage.source
+                if not quotable and elsewhere and self._points_back(item.sentence):
+                    continue
+                for index in quotable:
+                    take(item, index)
             take(item, item.index)
             if is_lead_in(item.sentence.text) or _announces_code(sentences, item.index):
                 size = 0
