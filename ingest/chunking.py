@@ -13,6 +13,8 @@ MAX_HEADING_CHARS = 200
 MAX_CODE_SENTENCE_CHARS = 400
 # A new section starts a new chunk unless the current one is still this small (tiny sections merge).
 MIN_SECTION_CHARS = 150
+# Blocks that name or label what is around them, each one quotable unit and never a chunk's only content.
+LABEL_KINDS = frozenset({"heading", "term", "title", "caption"})
 
 
 @dataclass
@@ -64,7 +66,7 @@ def _line_runs(text: str, block: Block, max_chars: int) -> list[SentenceSpan]:
 
 def split_block(text: str, block: Block) -> list[SentenceSpan]:
     """Return the quotable units of one block."""
-    if block.kind in ("heading", "term", "title", "caption", "meta"):
+    if block.kind in LABEL_KINDS or block.kind == "meta":
         return [SentenceSpan(block.start, block.end, block.kind)]
     if block.kind == "code":
         if block.end - block.start <= MAX_CODE_SENTENCE_CHARS:
@@ -140,4 +142,4 @@ def chunk_text(text: str, max_chars: int, blocks: list[Block] | None = None) -> 
 
 
 def _only_headings(spans: list[SentenceSpan]) -> bool:
-    return all(span.kind in ("heading", "term", "title", "caption") for span in spans)
+    return all(span.kind in LABEL_KINDS for span in spans)

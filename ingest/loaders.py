@@ -296,35 +296,35 @@ class _HtmlBlocks:
                 self._inline.append(child)
                 continue
             self.flush_inline()
-            if _META_CLASSES.search(classes) and child.name not in ("body", "main", "article"):
-                self.add("meta", child)
-            elif child.name in _HEADINGS:
-                self.add("heading", child, int(child.name[1]))
-            elif child.name == "pre":
-                self.add("code", child)
-            elif child.name == "dt":
-                self.add("term", child)
-            elif self._is_caption(child):
-                self._captions += 1
-                if id(child) in self._holds_breaking_blocks:
-                    self.walk(child)
-                else:
-                    self.add("text", child)
-                self.flush_inline()
-                self._captions -= 1
-            elif _BLOCK_TITLE in (child.get("class") or []) and child.name != "table":
-                # A block's own title ("Figure 9.3. …", "Example 6.1. …", an admonition's "TIP …") is context for
-                # what follows, like a definition's term, never an answer by itself; unlike a term, it names no
-                # command or option the block describes, and is not quoted with it.
-                self.add("title", child)
-            elif child.name == "tr" and self._is_simple_row(child):
-                self.add_row(child)
-            elif id(child) in self._holds_breaking_blocks:
-                self.walk(child)
-                self.flush_inline()
-            else:
-                self.add("item" if child.name in ("li", "td", "th", "dd") else "text", child)
+            # Inside a caption, however nested, short prose blocks are captions (`_append`).
+            caption = self._is_caption(child)
+            self._captions += caption
+            self._add_block(child, classes)
+            self._captions -= caption
         self.flush_inline()
+
+    def _add_block(self, child: Any, classes: str) -> None:
+        """Add a block element: as one block of its kind, or walked when it holds other blocks."""
+        if _META_CLASSES.search(classes) and child.name not in ("body", "main", "article"):
+            self.add("meta", child)
+        elif child.name in _HEADINGS:
+            self.add("heading", child, int(child.name[1]))
+        elif child.name == "pre":
+            self.add("code", child)
+        elif child.name == "dt":
+            self.add("term", child)
+        elif _BLOCK_TITLE in (child.get("class") or []) and child.name != "table":
+            # A block's own title ("Figure 9.3. …", "Example 6.1. …", an admonition's "TIP …") is context for
+            # what follows, like a definition's term, never an answer by itself; unlike a term, it names no
+            # command or option the block describes, and is not quoted with it.
+            self.add("title", child)
+        elif child.name == "tr" and self._is_simple_row(child):
+            self.add_row(child)
+        elif id(child) in self._holds_breaking_blocks:
+            self.walk(child)
+            self.flush_inline()
+        else:
+            self.add("item" if child.name in ("li", "td", "th", "dd") else "text", child)
 
 
 def _load_html(data: bytes, path: Path) -> tuple[str, list[Block], list[str]]:
