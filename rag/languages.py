@@ -1,7 +1,7 @@
 """Question words and value words of the Latin-script languages stemmed beside Russian and English.
 
-rag/text.py knows these for Russian and English; here German, French, Spanish, Italian, Portuguese and
-Dutch get the same kinds (standard grammar words, not tuned to any question set), so "Combien …",
+rag/text.py knows these for Russian and English; here German, French, Spanish, Italian, Portuguese, Dutch
+and Polish get the same kinds (standard grammar words, not tuned to any question set), so "Combien …",
 "Wann …" or "par défaut" ask for the same values as "How many …", "When …" or "by default".
 """
 
@@ -127,6 +127,28 @@ WORDS = {
         default_asked=r"standaard",
         default_stated=r"standaard|default",
         anaphors="hij hem zij ze haar deze dit",
+    ),
+    # Polish inflects its question words and numbers by case ("który", "którego", "którym"); it drops subject
+    # pronouns, and "to" opens ordinary questions ("Co to jest …"), so it is no anaphor.
+    "pl": LanguageWords(
+        opening="co czym czego kto kogo komu który która które którego której którym jaki jaka jakie jakiego "
+        "jakiej jakim jakich ile jak gdzie kiedy dlaczego czemu czy skąd dokąd",
+        questions={
+            "duration": r"jak długo|ile czasu|przez ile (?:dni|lat|godzin|minut|sekund)",
+            "number": r"ile|jak wiele|jak\w* (?:wersj\w*|rozmiar\w*|liczb\w*)",
+            "command": r"(?:jak|któr)\w* (?:polecen\w*|komend\w*)",
+            "date": r"kiedy|od kiedy|w (?:którym|jakim) (?:roku|miesiącu)",
+            "person": r"kto|przez kogo|czyj\w*",
+        },
+        numbers=r"dwa|dwie|dwóch|trzy|trzech|cztery|czterech|pięć|pięciu|sześć|siedem|osiem|dziewięć|dziesięć|"
+        r"sto|stu|tysi[ąę]c\w*|milion\w*|miliard\w*|połow\w*|tuzin\w*",
+        months=r"styczeń|stycznia|luty|lutego|marzec|marca|kwiecień|kwietnia|maj|maja|czerwiec|czerwca|lipiec|"
+        r"lipca|sierpień|sierpnia|wrzesień|września|październik\w*|listopad\w*|grudzień|grudnia|wiek\w*",
+        time_units=r"sekund\w*|minut\w*|godzin\w*|dzień|dnia|dni|tydzień|tygodni\w*|miesiąc\w*|miesięcy|rok|"
+        r"roku|lat|lata",
+        default_asked=r"domyśln\w*|standardowo",
+        default_stated=r"domyśln|standardow|default",
+        anaphors="on ona ono oni one go jego jej ich niego niej nim nią nich mu jemu niemu",
     ),
 }
 

@@ -63,19 +63,21 @@ def detect_language(text: str) -> str:
     return "ru" if cyrillic >= latin and cyrillic > 0 else "en"
 
 
-# Function words of other Latin-script languages (German, French, Spanish, Italian, Portuguese, Dutch) that
-# English does not use: a question with more of these than English ones is not English.
+# Function words of other Latin-script languages (German, French, Spanish, Italian, Portuguese, Dutch,
+# Polish) that English does not use: a question with more of these than English ones is not English.
 _OTHER_FUNCTION_WORDS = frozenset(
     """der die das und ist nicht ein eine einen mit von zu für auf den dem des sich auch wie wird werden kann
     oder wenn welche welcher welches warum wo wer was ich sie es gibt man muss le la les et est une des du
     pour pas que qui dans sur avec ce cette quel quelle quels comment pourquoi où el los las y es una del por
     para con cómo qué cuál dónde il lo gli della delle che è per non sono come perché quale dove os uma
-    não em como qual onde het een van en is niet met voor op wat hoe waarom welke""".split()
+    não em como qual onde het een van en is niet met voor op wat hoe waarom welke jest nie się na że jak
+    który która które którego którym jaki jaka jakie jakim jakich czy gdzie kiedy dlaczego ile przez dla od
+    przy oraz lub są być można czym za po jako jeśli także też tylko już bez pod przed aby może""".split()
 ) - {"is", "en", "a", "in", "die"}
 
 # Function words of English and of another of these languages ("In welchem Jahr …", "Was macht …", "Wat is
-# …") count for neither side.
-_SHARED_FUNCTION_WORDS = frozenset({"a", "in", "is", "was"})
+# …", Polish "to", "on", "do") count for neither side.
+_SHARED_FUNCTION_WORDS = frozenset({"a", "in", "is", "was", "to", "on", "do"})
 
 # Snowball languages written in Latin script with spaces, beside English, whose words citechat stems with
 # their own stemmer and filters with the standard stop-word list of the stop-words package. A text whose
@@ -88,6 +90,7 @@ SNOWBALL_LANGUAGES = {
     "pt": "portuguese",
     "it": "italian",
     "nl": "dutch",
+    "pl": "polish",
 }
 # German capitalizes every noun: there a capital letter does not mark a name.
 NOUN_CAPITALIZING = frozenset({"de"})
@@ -113,10 +116,13 @@ def stopwords(language: str) -> frozenset[str]:
 
 @lru_cache(maxsize=1)
 def _distinctive_stopwords() -> dict[str, frozenset[str]]:
-    """Return each language's stop words that no other language of SNOWBALL_LANGUAGES lists ("und", "dans")."""
+    """Return each language's stop words that no other language of SNOWBALL_LANGUAGES, nor English, lists
+    ("und", "dans"; not Polish "to")."""
     lists = {language: stopwords(language) for language in SNOWBALL_LANGUAGES}
     return {
-        language: words - frozenset().union(*(other for name, other in lists.items() if name != language))
+        language: words
+        - _STOPWORDS_EN
+        - frozenset().union(*(other for name, other in lists.items() if name != language))
         for language, words in lists.items()
     }
 

@@ -259,3 +259,33 @@ def test_word_rules_hold_only_where_most_passages_are_in_the_question_language(
     retrieval = engine.retriever.search(question)
     inspection = engine.answerer.inspect(AnswerRequest(question, question, "ru", retrieval))
     assert inspection is not None and inspection.same_language
+
+
+def test_word_rules_read_the_language_of_the_answer_not_of_its_whole_passage(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    """A partly translated page: an untranslated English paragraph and the Polish one after it share a chunk."""
+    folder = tmp_path / "handbook"
+    folder.mkdir()
+    polish = [
+        "Brama to system, który łączy wiele sieci komputerowych. Działa jako router i przekazuje pakiety "
+        "pomiędzy swoimi interfejsami.",
+        "Serwer OpenVPN tworzy wirtualną sieć prywatną. Jego konfiguracja znajduje się w katalogu /etc/openvpn.",
+        "Program nmap pozwala sprawdzić, które usługi są uruchomione na maszynie i na jakich portach czekają.",
+    ]
+    for number, text in enumerate(polish):
+        (folder / f"page{number}.txt").write_text(f"Strona {number}\n\n{text}\n", encoding="utf-8")
+    (folder / "migration.txt").write_text(
+        "Migracja serwera\n\nThis is why you should pay attention to any indication that will give away the "
+        "presence of external packages, such as deb files in unusual directories or package version numbers with "
+        "a special suffix that shows they came from outside the Debian project.\n\n"
+        "Pierwszym plikiem do sprawdzenia jest /etc/debian_version. Zawiera on zwykle numer wersji "
+        "zainstalowanego systemu Debian.\n",
+        encoding="utf-8",
+    )
+    engine = build_corpus_engine(Settings(data_dir=tmp_path / "data"), [folder], embedder, notify=lambda _: None)
+    question = "Który plik zawiera numer wersji zainstalowanego systemu Debian?"
+    retrieval = engine.retriever.search(question)
+    inspection = engine.answerer.inspect(AnswerRequest(question, question, "en", retrieval))
+    assert inspection is not None and "numer wersji" in inspection.chosen[0].sentence.text
+    assert inspection.same_language and inspection.same_names

@@ -39,6 +39,12 @@ from rag.text import (
         ("How do I configure the web server?", "en"),
         ("Как настроить веб-сервер?", "ru"),
         ("IPv6 アドレスは何ビットですか？", None),
+        ("Który plik zawiera zwykle numer wersji zainstalowanego systemu Debian?", "pl"),
+        # Polish "to", "on", "do" are English function words too: they count for neither language.
+        ("Zawiera on zwykle numer wersji systemu (jest to część pakietu base-files).", "pl"),
+        ("On emploie le format vhost en standard", "fr"),
+        # Nor is a word English uses evidence of another language when no other function word decides.
+        ("# Services to check on www-host", "en"),
     ],
 )
 def test_the_language_of_a_text_is_decided_by_its_function_words(text: str, language: str | None) -> None:
@@ -54,6 +60,15 @@ def test_a_german_question_and_a_german_chunk_share_stems() -> None:
     assert stem_word("paket", "de") in set(question) & set(chunk)
     # Function words are stop words in their own language only.
     assert not {"welch", "muss", "ich", "fur", "für", "die", "der", "und"} & set(question + chunk)
+
+
+def test_a_polish_question_and_a_polish_sentence_share_stems() -> None:
+    question = set(extract_terms("Który plik zawiera numer wersji zainstalowanego systemu Debian?"))
+    sentence = set(extract_terms("Jest w nim zwykle numer wersji zainstalowanych pakietów Debiana."))
+    # Polish cases and numbers share a Polish stem; the English stemmer kept them apart.
+    assert {stem_word("zainstalowanego", "pl"), stem_word("wersji", "pl")} <= question & sentence
+    assert stem_word("zainstalowanego") != stem_word("zainstalowanych")
+    assert not {"ktory", "który", "on", "jest"} & (question | sentence)
 
 
 def test_stop_words_follow_the_text_language() -> None:
@@ -113,8 +128,9 @@ def test_quoted_labels_are_short_quotes_in_any_quote_marks() -> None:
         ("谁写了 nmap?", "zh"),
         ("Кто написал nmap?", "ru"),
         ("Who wrote nmap?", "en"),
+        ("Kto jest autorem narzędzia nmap?", "pl"),
         # A language citechat has no words for gets English.
-        ("Kto jest autorem narzędzia nmap?", "en"),
+        ("Vem skrev nmap?", "en"),
     ],
 )
 def test_a_refusal_is_in_the_language_of_the_question(question: str, language: str) -> None:

@@ -19,6 +19,7 @@ REFUSALS = {
     "it": "I documenti non rispondono a questa domanda.",
     "pt": "Os documentos não respondem a esta pergunta.",
     "nl": "De documenten beantwoorden deze vraag niet.",
+    "pl": "Dokumenty nie odpowiadają na to pytanie.",
     "ja": "資料にはこの質問への答えがありません。",
     "zh": "文档中没有这个问题的答案。",
 }

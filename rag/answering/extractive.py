@@ -332,12 +332,16 @@ class ExtractiveAnswerer(Answerer):
         # one whose words citechat stems, whose stop words it knows and that does not compound them.
         # Names are compared in every language citechat stems, also in those that compound words, and
         # between Chinese or Japanese texts (their Latin capitalized words).
+        # The evidence's language is that of the best sentence and its neighbours, not of its whole passage: a
+        # partly translated page holds an English paragraph and the translated one after it in one chunk.
         # And only when the retrieved passages are mostly in the question's language: an English question over
         # Russian help with a few English paragraphs is answered across languages, whatever the best one is.
         language = word_language(request.standalone_question)
         passages = [word_language(passage.text) for passage in request.retrieval.passages]
+        best = scored[0]
+        nearby = best.passage.sentences[max(0, best.index - 1) : best.index + 2]
         same_names = (
-            language == word_language(scored[0].passage.text)
+            language == word_language(" ".join(sentence.text for sentence in nearby))
             and (language is not None or is_cjk(request.standalone_question))
             and 2 * passages.count(language) >= len(passages)
         )
