@@ -754,7 +754,8 @@ _CATEGORY = re.compile(
     r"|\b(?:en|a|de|con|desde|para|por|sobre)\s+(?:qu[ée]|cu[áa]l(?:es)?)\s+"
     r"|\b(?:in|a|da|di|con|su|per)\s+(?:quale|quali|che)\s+"
     r"|\b(?:em|no|na|de|com|desde|para|por)\s+(?:qual|quais|que)\s+"
-    r"|\b(?:in|op|aan|uit|met|bij|onder|sinds|van|naar|voor)\s+welke?\s+",
+    r"|\b(?:in|op|aan|uit|met|bij|onder|sinds|van|naar|voor)\s+welke?\s+"
+    r"|\b(?:w|we|na|z|ze|do|od|przy|po|dla|za|o|pod|nad|przez)\s+(?:jaki|któr)\w*\s+",
     re.IGNORECASE,
 )
 
@@ -873,7 +874,7 @@ def is_lead_in(text: str) -> bool:
 
 _WHY = re.compile(
     r"^(почему|зачем|отчего|по какой причине|why|for what reason|what for|warum|wieso|weshalb|pourquoi|"
-    r"por qu[eé]|perch[eé]|waarom)\b",
+    r"por qu[eé]|perch[eé]|waarom|dlaczego|czemu|po co|z jakiego powodu)\b",
     re.IGNORECASE,
 )
 _CJK_WHY = re.compile(r"なぜ|何故|どうして|为什么|為什麼")
@@ -892,7 +893,8 @@ _ABOUT_THING = re.compile(
     r"^(?:что такое|что делает|что означает|что значит|для чего (?:нужен|нужна|нужно|нужны|служит|используется)|"
     r"what (?:is|are|does)|what do|was (?:ist|sind|macht|bedeutet|bewirkt)|qu'est-ce que|qu'est-ce qu'|que fait|"
     r"que (?:signifie|veut dire)|qu[ée] (?:es|son|hace|significa)|cos'è|che cos'è|cosa (?:fa|sono|significa)|"
-    r"o que (?:é|são|faz|significa)|wat (?:is|zijn|doet|betekent))\b",
+    r"o que (?:é|são|faz|significa)|wat (?:is|zijn|doet|betekent)|czym (?:jest|są)|co to (?:jest|są)|co robi|"
+    r"co oznacza|do czego służy)\b",
     re.IGNORECASE,
 )
 

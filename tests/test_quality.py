@@ -366,7 +366,16 @@ def test_a_table_cell_or_list_item_opening_with_a_capital_is_no_name() -> None:
 
 
 def test_why_is_asked_in_every_stemmed_language() -> None:
-    for question in ["Почему?", "Why is it?", "Warum?", "Pourquoi faut-il ?", "¿Por qué?", "Perché?", "Waarom?"]:
+    for question in [
+        "Почему?",
+        "Why is it?",
+        "Warum?",
+        "Pourquoi faut-il ?",
+        "¿Por qué?",
+        "Perché?",
+        "Waarom?",
+        "Dlaczego?",
+    ]:
         assert asks_for_reasons(question), question
     assert not asks_for_reasons("What is it?")
 
@@ -727,6 +736,7 @@ def test_the_kind_a_prepositional_which_asks_for_need_not_be_in_the_answer() -> 
     assert category_noun("В каком городе находится университет, где преподаёт автор?") == "городе"
     assert category_noun("Dans quel fichier se trouve la liste ?") == "fichier"
     assert category_noun("In which file is the host name kept?") == "file"
+    assert category_noun("W jakim pliku znajduje się lista usług?") == "pliku"
     # Without a preposition the noun is what is asked about, and must be in the answer.
     assert category_noun("Какое население Казахстана?") is None
     assert category_noun("Which packages list the files?") is None
@@ -791,3 +801,4 @@ def test_what_a_thing_does_is_answered_by_the_sentence_it_is_the_subject_of(embe
     assert scored[0].sentence.text == texts[2]
     assert asks_about_thing("Что делает команда aptitude why?") and asks_about_thing("What does systemctl do?")
     assert not asks_about_thing("Which command enables MultiViews?")
+    assert asks_about_thing("Czym jest brama?") and not asks_about_thing("Który plik zawiera numer wersji?")

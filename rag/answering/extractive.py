@@ -63,7 +63,7 @@ CJK_POINTERS = re.compile(r"この|その|これら|それら|上記|このよ�
 CONSEQUENCE = re.compile(
     r"(поэтому|именно поэтому|therefore|hence|thus|that is why|this is why|deshalb|daher|darum|deswegen|"
     r"donc|c'est pourquoi|ainsi|por eso|por lo tanto|por ello|así que|quindi|perciò|pertanto|portanto|por isso|"
-    r"daarom|dus)\b",
+    r"daarom|dus|dlatego|zatem|stąd|w związku z tym)\b",
     re.IGNORECASE,
 )
 # A sentence opening its paragraph and pointing back ("The ICE and TURN protocols were developed to resolve
