@@ -40,6 +40,10 @@ FLOORS = {
     # Polish, most of its paragraphs still English (measured 0.731, 0.67, 0.1): a guard, not a level; the Polish
     # questions answered from an English paragraph have only the embedder's closeness and names to refuse by.
     "handbook-pl": (0.69, 0.62, 0.15),
+    # Italian and Chinese, never tuned on: written by reading two more translations of the handbook after the
+    # rules they measure (measured 0.786, 0.67, 0.09; 0.75, 0.5, 0.14).
+    "handbook-it": (0.75, 0.5, 0.14),
+    "handbook-zh": (0.71, 0.33, 0.19),
     # Held out: no rule was written or tuned while looking at their questions; the floors only guard them.
     # (handbook-en is held out too, but its answers are over the 300-character bound: not a CI floor yet.)
     "doublecmd-ru": (0.78, 0.62, 0.09),
@@ -48,7 +52,7 @@ FLOORS = {
 # Each floor ingests its corpus with the real embedder from an empty cache (a minute or two on two cores):
 # these run with CITECHAT_ALL_CORPORA=1, so the CI run stays well under its 30 minutes. Their gold sets
 # are still checked against the documents.
-OUTSIDE_CI = frozenset({"kicad-ru", "handbook-de-dev", "handbook-es", "handbook-pl"})
+OUTSIDE_CI = frozenset({"kicad-ru", "handbook-de-dev", "handbook-es", "handbook-pl", "handbook-it", "handbook-zh"})
 # Read at import: the autouse fixture strips CITECHAT_* variables before each test runs.
 ALL_CORPORA = bool(os.environ.get("CITECHAT_ALL_CORPORA"))
 
