@@ -227,9 +227,14 @@ def is_cjk(text: str) -> bool:
     return bool(_CJK_RUN.search(text)) and 2 * len("".join(_CJK_RUN.findall(text))) > len(_LATIN.findall(text))
 
 
+# Chinese and Japanese text writes Latin letters and digits full width ("Ｕ盘", "返回０") beside the ASCII ones
+# ("U 盘") a question types: one character each, folded to ASCII.
+_FULL_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+
+
 def normalize(text: str) -> str:
-    """Lower-case, unify ё/е and dashes, and fold white space."""
-    text = text.lower().replace("ё", "е").replace("\u00a0", " ")
+    """Lower-case, unify ё/е, dashes and full-width Latin letters and digits, and fold white space."""
+    text = text.translate(_FULL_WIDTH).lower().replace("ё", "е").replace("\u00a0", " ")
     text = re.sub(r"[\u2010-\u2015]", "-", text)
     return " ".join(text.split())
 
@@ -617,6 +622,7 @@ _CJK_QUESTION_WORD = {
     "person": re.compile(r"誰|だれ|谁"),
 }
 # Values in Chinese and Japanese text: digits stand apart from the characters around them.
+_CJK_AMOUNT = re.compile(r"\d+(?=\s*[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff])(?!\s*年)")
 _CJK_TIME_UNIT = re.compile(r"\d\s*(?:秒|分|時間|日|週間?|カ月|ヶ月|か月|年|天|小时|周|个月)")
 _NUMBER = re.compile(
     r"\d|\b(один|одна|одно|два|две|три|четыре|пять|шесть|семь|восемь|девять|десять|сто|тысяч\w*|миллион\w*|"
@@ -721,6 +727,10 @@ def has_answer_type(text: str, kind: str, question: str = "", common: Callable[[
     if _CJK_RUN.search(text):
         if kind == "duration" and any(match.group(0) not in question for match in _CJK_TIME_UNIT.finditer(text)):
             return True
+        if kind == "date":
+            # Chinese and Japanese write a year with 年 ("2014 年に"): four digits before another word are an
+            # amount with its unit ("2048 字节", "2048 ビット").
+            text = _CJK_AMOUNT.sub(" ", text)
         # "2004年", "18カ月": the digits are a token of their own.
         text = _CJK_RUN.sub(lambda match: f" {match.group(0)} ", text)
     if kind == "duration":

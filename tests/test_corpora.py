@@ -40,10 +40,11 @@ FLOORS = {
     # Polish, most of its paragraphs still English (measured 0.731, 0.67, 0.1): a guard, not a level; the Polish
     # questions answered from an English paragraph have only the embedder's closeness and names to refuse by.
     "handbook-pl": (0.69, 0.62, 0.15),
-    # Italian and Chinese, never tuned on: written by reading two more translations of the handbook after the
-    # rules they measure (measured 0.786, 0.67, 0.09; 0.75, 0.5, 0.14).
+    # Italian and Chinese, written by reading two more translations of the handbook after the rules they
+    # measure (first measured 0.786, 0.67, 0.09; 0.75, 0.5, 0.14). Italian stays untuned; Chinese then showed
+    # two faults (full-width letters, amounts read as years) and measures 0.821, 0.67, 0.05.
     "handbook-it": (0.75, 0.5, 0.14),
-    "handbook-zh": (0.71, 0.33, 0.19),
+    "handbook-zh": (0.78, 0.5, 0.1),
     # Held out: no rule was written or tuned while looking at their questions; the floors only guard them.
     # (handbook-en is held out too, but its answers are over the 300-character bound: not a CI floor yet.)
     "doublecmd-ru": (0.78, 0.62, 0.09),

@@ -22,6 +22,7 @@ from rag.text import (
     extract_terms,
     find_names,
     has_answer_type,
+    normalize,
     split_into_sentences,
     split_into_words,
     stem_word,
@@ -228,6 +229,21 @@ def test_values_and_names_in_japanese_text() -> None:
     # No capitals in Japanese: a capitalized Latin word is a name even where it opens the question.
     assert find_names("Pidgin は ICE と TURN の両方をサポートしていますか?") == ["pidgin", "ice", "turn"]
     assert asks_for_reasons("ICE と TURN プロトコルはなぜ開発されたのですか?")
+
+
+def test_a_chinese_year_is_written_with_its_character_and_four_digits_before_a_unit_are_no_year() -> None:
+    question = "DKIM 标准是在哪一年发布的？"
+    assert not has_answer_type("Debian 中的 opendkim 软件包默认为 2048 字节。", "date", question)
+    assert not has_answer_type("鍵の長さは 2048 ビットです。", "date", "いつ導入されましたか?")
+    assert has_answer_type("该标准于2011年发布。", "date", question)
+    assert has_answer_type("該当する標準は 2011 年に発表されました。", "date", "何年に発表されましたか?")
+
+
+def test_full_width_letters_and_digits_are_the_ascii_ones_a_question_types() -> None:
+    # A translation writes "一个Ｕ盘" where the question types "U 盘": the same words, so the same stems.
+    assert normalize("一个Ｕ盘　返回０") == "一个u盘 返回0"
+    question, text = split_into_words("如何给一个 U 盘指派固定的名字？"), split_into_words("给一个Ｕ盘")
+    assert {"一个", "u"} <= set(question) & set(text)
 
 
 def test_word_rules_hold_only_where_most_passages_are_in_the_question_language(
