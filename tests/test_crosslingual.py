@@ -10,7 +10,7 @@ import pytest
 
 from rag.abstention import AnswerContext, measure_signals, term_strength
 from rag.answering.base import AnswerRequest
-from rag.answering.extractive import ExtractiveAnswerer, ScoredSentence
+from rag.answering.extractive import ExtractiveAnswerer, Inspection, ScoredSentence
 from rag.config import Settings
 from rag.embeddings import Embedder
 from rag.engine import Engine, open_store
@@ -18,6 +18,7 @@ from rag.models import Passage, Retrieval, Sentence
 from rag.text import (
     asked_focus,
     asks_for_reasons,
+    detect_language,
     expected_answer_type,
     extract_terms,
     find_names,
@@ -246,12 +247,25 @@ def test_full_width_letters_and_digits_are_the_ascii_ones_a_question_types() -> 
     assert {"一个", "u"} <= set(question) & set(text)
 
 
+def _inspect(engine: Engine, question: str) -> Inspection | None:
+    """Return the answerer's candidate answer and evidence signals for a question."""
+    answerer, retrieval = engine.answerer, engine.retriever.search(question)
+    assert isinstance(answerer, ExtractiveAnswerer)
+    return answerer.inspect(AnswerRequest(question, question, detect_language(question), retrieval))
+
+
+def _write_pages(folder: Path, label: str, texts: list[str]) -> None:
+    """Write each text as a page of its own, titled by `label` and its number."""
+    folder.mkdir()
+    for number, text in enumerate(texts):
+        (folder / f"page{number}.txt").write_text(f"{label} {number}\n\n{text}\n", encoding="utf-8")
+
+
 def test_word_rules_hold_only_where_most_passages_are_in_the_question_language(
     tmp_path: Path, embedder: Embedder
 ) -> None:
     """Russian help with one untranslated English paragraph: an English question is a cross-lingual one."""
     folder = tmp_path / "help"
-    folder.mkdir()
     russian = [
         "Инструмент «Масштаб» изменяет размер слоя, выделения или контура. Вызвать его можно комбинацией "
         "клавиш Shift+S или через меню Инструменты → Преобразование → Масштаб.",
@@ -259,21 +273,16 @@ def test_word_rules_hold_only_where_most_passages_are_in_the_question_language(
         "соотношение сторон и положение рамки.",
         "Маска слоя задаёт прозрачность частей слоя. Белые области маски непрозрачны, чёрные прозрачны.",
     ]
-    for number, text in enumerate(russian):
-        (folder / f"page{number}.txt").write_text(f"Страница {number}\n\n{text}\n", encoding="utf-8")
+    _write_pages(folder, "Страница", russian)
     (folder / "crop.txt").write_text(
         "Кадрирование\n\nA fairly recent change in GIMP is that the canvas size is not changed after cropping.\n",
         encoding="utf-8",
     )
     engine = build_corpus_engine(Settings(data_dir=tmp_path / "data"), [folder], embedder, notify=lambda _: None)
-    question = "Is the canvas size changed after cropping in GIMP?"
-    retrieval = engine.retriever.search(question)
-    inspection = engine.answerer.inspect(AnswerRequest(question, question, "en", retrieval))
+    inspection = _inspect(engine, "Is the canvas size changed after cropping in GIMP?")
     assert inspection is not None and "canvas" in inspection.chosen[0].sentence.text
     assert not inspection.same_language and not inspection.same_names
-    question = "Какой комбинацией клавиш вызывается инструмент «Масштаб»?"
-    retrieval = engine.retriever.search(question)
-    inspection = engine.answerer.inspect(AnswerRequest(question, question, "ru", retrieval))
+    inspection = _inspect(engine, "Какой комбинацией клавиш вызывается инструмент «Масштаб»?")
     assert inspection is not None and inspection.same_language
 
 
@@ -282,15 +291,13 @@ def test_word_rules_read_the_language_of_the_answer_not_of_its_whole_passage(
 ) -> None:
     """A partly translated page: an untranslated English paragraph and the Polish one after it share a chunk."""
     folder = tmp_path / "handbook"
-    folder.mkdir()
     polish = [
         "Brama to system, który łączy wiele sieci komputerowych. Działa jako router i przekazuje pakiety "
         "pomiędzy swoimi interfejsami.",
         "Serwer OpenVPN tworzy wirtualną sieć prywatną. Jego konfiguracja znajduje się w katalogu /etc/openvpn.",
         "Program nmap pozwala sprawdzić, które usługi są uruchomione na maszynie i na jakich portach czekają.",
     ]
-    for number, text in enumerate(polish):
-        (folder / f"page{number}.txt").write_text(f"Strona {number}\n\n{text}\n", encoding="utf-8")
+    _write_pages(folder, "Strona", polish)
     (folder / "migration.txt").write_text(
         "Migracja serwera\n\nThis is why you should pay attention to any indication that will give away the "
         "presence of external packages, such as deb files in unusual directories or package version numbers with "
@@ -300,8 +307,6 @@ def test_word_rules_read_the_language_of_the_answer_not_of_its_whole_passage(
         encoding="utf-8",
     )
     engine = build_corpus_engine(Settings(data_dir=tmp_path / "data"), [folder], embedder, notify=lambda _: None)
-    question = "Który plik zawiera numer wersji zainstalowanego systemu Debian?"
-    retrieval = engine.retriever.search(question)
-    inspection = engine.answerer.inspect(AnswerRequest(question, question, "en", retrieval))
+    inspection = _inspect(engine, "Który plik zawiera numer wersji zainstalowanego systemu Debian?")
     assert inspection is not None and "numer wersji" in inspection.chosen[0].sentence.text
     assert inspection.same_language and inspection.same_names
