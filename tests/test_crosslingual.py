@@ -310,3 +310,6 @@ def test_word_rules_read_the_language_of_the_answer_not_of_its_whole_passage(
     inspection = _inspect(engine, "Który plik zawiera numer wersji zainstalowanego systemu Debian?")
     assert inspection is not None and "numer wersji" in inspection.chosen[0].sentence.text
     assert inspection.same_language and inspection.same_names
+    # "Zawiera on …" puts its pronoun after the verb: it points back at the file the sentence before names.
+    answer = engine.ask("Który plik zawiera numer wersji zainstalowanego systemu Debian?")
+    assert not answer.abstained and "/etc/debian_version" in answer.answer, answer.answer

@@ -71,6 +71,16 @@ def test_a_polish_question_and_a_polish_sentence_share_stems() -> None:
     assert not {"ktory", "który", "on", "jest"} & (question | sentence)
 
 
+def test_a_pronoun_after_the_verb_points_back_but_a_polite_sie_does_not() -> None:
+    from rag.answering.extractive import _inverted_pronoun
+
+    assert _inverted_pronoun("Zawiera on zwykle numer wersji.", "pl")
+    assert _inverted_pronoun("Enthält er die Versionsnummer?", "de")
+    assert _inverted_pronoun("Содержит он номер версии.", "ru")
+    assert not _inverted_pronoun("Geben Sie den Befehl ein.", "de")
+    assert not _inverted_pronoun("Run it now.", "en")
+
+
 def test_stop_words_follow_the_text_language() -> None:
     assert is_stopword("wie", "de") and not is_stopword("wie")
     assert is_stopword("pour", "fr") and not is_stopword("pour", "de")

@@ -19,6 +19,7 @@ from rag.abstention import (
     weighted_coverage,
 )
 from rag.answering.base import Answerer, AnswerRequest, Draft, DraftDelta, DraftEvent, refuse
+from rag.languages import anaphors
 from rag.models import Passage, Retrieval, Sentence
 from rag.text import (
     ANAPHORS,
@@ -246,6 +247,27 @@ def _next_chunk(passage: Passage, passages: Sequence[Passage]) -> Passage | None
     return None
 
 
+def _local_language(passage: Passage, index: int) -> str | None:
+    """Return the word language of a sentence with its neighbours: a partly translated page puts an untranslated
+    paragraph and the translated one after it in one chunk."""
+    return word_language(" ".join(sentence.text for sentence in passage.sentences[max(0, index - 1) : index + 2]))
+
+
+# Russian subject pronouns; the other languages' come from rag.languages (English puts no subject after its verb).
+_RUSSIAN_SUBJECTS = frozenset("он она оно они".split())
+
+
+def _inverted_pronoun(text: str, language: str | None) -> bool:
+    """Tell whether a sentence opens with its verb and then a pronoun in lower case ("Zawiera on …", "Enthält er
+    …", "Содержит он …"): the pronoun points back as an opening one would. German's polite "Sie" is capitalized
+    ("Geben Sie …" points nowhere)."""
+    words = re.findall(r"[^\W\d_]+", text[:80])
+    if len(words) < 2 or not words[1].islower():
+        return False
+    pronouns = _RUSSIAN_SUBJECTS if language == "ru" else anaphors(language)
+    return words[1] in pronouns
+
+
 def _qualifies(passage: Passage, index: int) -> bool:
     """Tell whether the next sentence of the same paragraph qualifies this one ("Однако …", "However, …").
 
@@ -338,10 +360,8 @@ class ExtractiveAnswerer(Answerer):
         # Russian help with a few English paragraphs is answered across languages, whatever the best one is.
         language = word_language(request.standalone_question)
         passages = [word_language(passage.text) for passage in request.retrieval.passages]
-        best = scored[0]
-        nearby = best.passage.sentences[max(0, best.index - 1) : best.index + 2]
         same_names = (
-            language == word_language(" ".join(sentence.text for sentence in nearby))
+            language == _local_language(scored[0].passage, scored[0].index)
             and (language is not None or is_cjk(request.standalone_question))
             and 2 * passages.count(language) >= len(passages)
         )
@@ -585,7 +605,11 @@ class ExtractiveAnswerer(Answerer):
         for item in chosen:
             sentences = item.passage.sentences
             follows_cause = causes and CONSEQUENCE.match(item.sentence.text) is not None
-            if item.index > 0 and (follows_cause or self._needs_context(item.sentence, sentences[item.index - 1])):
+            if item.index > 0 and (
+                follows_cause
+                or self._needs_context(item.sentence, sentences[item.index - 1])
+                or _inverted_pronoun(item.sentence.text, _local_language(item.passage, item.index))
+            ):
                 referents = self._referent(item) if causes else [item.index - 1]
                 quotable = [index for index in referents if not self._no_context(sentences[index], boilerplate)]
                 # Joined from another document, a sentence pointing back at what only a caption or title there
