@@ -622,7 +622,8 @@ _CJK_QUESTION_WORD = {
     "person": re.compile(r"誰|だれ|谁"),
 }
 # Values in Chinese and Japanese text: digits stand apart from the characters around them.
-_CJK_AMOUNT = re.compile(r"\d+(?=\s*[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff])(?!\s*年)")
+_CJK_AMOUNT = re.compile(r"\d+(?=\s*[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff])(?!\s*[年月日号])")
+_CJK_MONTH_DAY = re.compile(r"(\d+)\s*(?:月|日(?!間)|号)")
 _CJK_TIME_UNIT = re.compile(r"\d\s*(?:秒|分|時間|日|週間?|カ月|ヶ月|か月|年|天|小时|周|个月)")
 _NUMBER = re.compile(
     r"\d|\b(один|одна|одно|два|две|три|четыре|пять|шесть|семь|восемь|девять|десять|сто|тысяч\w*|миллион\w*|"
@@ -728,9 +729,11 @@ def has_answer_type(text: str, kind: str, question: str = "", common: Callable[[
         if kind == "duration" and any(match.group(0) not in question for match in _CJK_TIME_UNIT.finditer(text)):
             return True
         if kind == "date":
-            # Chinese and Japanese write a year with 年 ("2014 年に"): four digits before another word are an
-            # amount with its unit ("2048 字节", "2048 ビット").
+            # Chinese and Japanese write a date with 年, 月, 日 ("2014 年に", "4月30日"): digits before another
+            # word are an amount with its unit ("2048 字节", "2048 ビット").
             text = _CJK_AMOUNT.sub(" ", text)
+            if any(match.group(1) not in re.findall(r"\d+", question) for match in _CJK_MONTH_DAY.finditer(text)):
+                return True
         # "2004年", "18カ月": the digits are a token of their own.
         text = _CJK_RUN.sub(lambda match: f" {match.group(0)} ", text)
     if kind == "duration":

@@ -238,6 +238,7 @@ def test_a_chinese_year_is_written_with_its_character_and_four_digits_before_a_u
     assert not has_answer_type("鍵の長さは 2048 ビットです。", "date", "いつ導入されましたか?")
     assert has_answer_type("该标准于2011年发布。", "date", question)
     assert has_answer_type("該当する標準は 2011 年に発表されました。", "date", "何年に発表されましたか?")
+    assert has_answer_type("会议于4月30日举行。", "date", "会议是什么时候举行的？")
 
 
 def test_full_width_letters_and_digits_are_the_ascii_ones_a_question_types() -> None:
