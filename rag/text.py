@@ -725,6 +725,7 @@ def has_answer_type(text: str, kind: str, question: str = "", common: Callable[[
         )
     # Value words of the question's language, when it is one of rag.languages, count too ("trois mois").
     native = value_pattern(word_language(question), kind) if question else None
+    asked_numbers = set(re.findall(r"\d+", question))
     if _CJK_RUN.search(text):
         if kind == "duration" and any(match.group(0) not in question for match in _CJK_TIME_UNIT.finditer(text)):
             return True
@@ -732,7 +733,7 @@ def has_answer_type(text: str, kind: str, question: str = "", common: Callable[[
             # Chinese and Japanese write a date with 年, 月, 日 ("2014 年に", "4月30日"): digits before another
             # word are an amount with its unit ("2048 字节", "2048 ビット").
             text = _CJK_AMOUNT.sub(" ", text)
-            if any(match.group(1) not in re.findall(r"\d+", question) for match in _CJK_MONTH_DAY.finditer(text)):
+            if any(match.group(1) not in asked_numbers for match in _CJK_MONTH_DAY.finditer(text)):
                 return True
         # "2004年", "18カ月": the digits are a token of their own.
         text = _CJK_RUN.sub(lambda match: f" {match.group(0)} ", text)
@@ -742,7 +743,6 @@ def has_answer_type(text: str, kind: str, question: str = "", common: Callable[[
     pattern = _NUMBER if kind == "number" else _DATE
     if kind == "number":
         text = _YEAR_AS_DATE.sub(" ", text)
-    asked_numbers = set(re.findall(r"\d+", question))
     for token in (word.strip(".,;:!?()[]«»\"'") for word in text.split()):
         if _IDENTIFIER.search(token):
             continue
