@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from rag.abstention import match_strength
 from rag.languages import anaphors
 from rag.models import Turn
+from rag.replies import SMALL_TALK_REPLIES
 from rag.text import ANAPHORS, detect_language, extract_terms, split_into_words, word_language
 
 # A question with fewer content words than this cannot name its own topic ("А почему?").
@@ -76,66 +78,101 @@ def clip_topic(topic: str) -> str:
     return topic[:MAX_TOPIC_CHARS].rsplit(" ", 1)[0]
 
 
-# Conversation moves that are not questions about the documents. Matched against the whole message,
-# so "Привет, где прошёл саммит?" is still a question.
+# Conversation moves that are not questions about the documents, by kind and language. Matched against the
+# whole message, so "Привет, где прошёл саммит?" is still a question; the reply is in the matched language.
 _SMALL_TALK = {
-    "greeting": re.compile(
-        r"^(привет\w*|здравствуй\w*|добр\w+ (день|утро|вечер)|доброго времени суток|хай|hi|hello|hey|"
-        r"good (morning|afternoon|evening)|greetings|hallo|guten (tag|morgen|abend)|bonjour|salut|hola|ciao|"
-        r"こんにちは|你好|您好)$"
-    ),
-    "thanks": re.compile(
-        r"^((большое |огромное )?спасибо( большое)?|благодарю|thanks?( you)?( very much| a lot)?|"
-        r"thx|ок спасибо|ok thanks|danke( schön| sehr)?|merci( beaucoup)?|gracias|grazie|ありがとう\w*|谢谢)$"
-    ),
-    "capabilities": re.compile(
-        r"^(что ты (умеешь|можешь)( делать)?|кто ты|ты кто|как (тобой|этим) пользоваться|помощь|help|"
-        r"what can you do|who are you|how do i use (you|this)|what are you)$"
-    ),
-    "overview": re.compile(
-        r"^(о ч[её]м (эти |все )?(документы|тексты|статьи|статья)|какие (есть )?документы( есть)?|"
-        r"что (есть )?в (документах|базе)|what (are|is) (these|the) (documents?|texts?|articles?) about|"
-        r"what documents (do you have|are there)|which documents do you have)$"
-    ),
+    "greeting": {
+        "ru": r"привет\w*|здравствуй\w*|добр\w+ (день|утро|вечер)|доброго времени суток|хай",
+        "en": r"hi|hello|hey|good (morning|afternoon|evening)|greetings",
+        "de": r"hallo|guten (tag|morgen|abend)|servus|moin",
+        "fr": r"bonjour|bonsoir|salut",
+        "es": r"hola|buen(os|as) (d[ií]as|tardes|noches)",
+        "it": r"ciao|buongiorno|buonasera|salve",
+        "pt": r"ol[aá]|bom dia|boa (tarde|noite)",
+        "nl": r"hoi|goedemorgen|goedemiddag|goedenavond|dag",
+        "pl": r"cześć|dzień dobry|witaj\w*",
+        "ja": r"こんにちは|おはよう(ございます)?|こんばんは",
+        "zh": r"你好|您好",
+    },
+    "thanks": {
+        "ru": r"(большое |огромное )?спасибо( большое)?|благодарю|ок спасибо",
+        "en": r"thanks?( you)?( very much| a lot)?|thx|ok thanks",
+        "de": r"danke( schön| sehr)?|vielen dank",
+        "fr": r"merci( beaucoup| bien)?",
+        "es": r"(muchas )?gracias",
+        "it": r"grazie( mille)?",
+        "pt": r"obrigad[oa]|muito obrigad[oa]",
+        "nl": r"bedankt|dank (je|u)( wel)?",
+        "pl": r"dziękuję|dzięki",
+        "ja": r"ありがとう\w*",
+        "zh": r"谢谢|多谢",
+    },
+    "capabilities": {
+        "ru": r"что ты (умеешь|можешь)( делать)?|кто ты|ты кто|как (тобой|этим) пользоваться|помощь",
+        "en": r"help|what can you do|who are you|how do i use (you|this)|what are you",
+        "de": r"hilfe|was kannst du( tun)?|wer bist du",
+        "fr": r"aide|que (sais|peux) tu faire|qui es tu",
+        "es": r"ayuda|qu[eé] puedes hacer|qui[eé]n eres",
+        "it": r"aiuto|cosa (sai|puoi) fare|chi sei",
+        "pt": r"ajuda|o que (voc[eê] pode|podes) fazer|quem [eé] (voc[eê]|tu)",
+        "nl": r"hulp|wat kun je( doen)?|wie ben je",
+        "pl": r"pomoc|co potrafisz|co umiesz|kim jesteś",
+        "ja": r"何ができますか|あなたは誰(ですか)?",
+        "zh": r"你能做什么|你是谁",
+    },
+    "overview": {
+        "ru": r"о ч[её]м (эти |все )?(документы|тексты|статьи|статья)|какие (есть )?документы( есть)?|"
+        r"что (есть )?в (документах|базе)",
+        "en": r"what (are|is) (these|the) (documents?|texts?|articles?) about|"
+        r"what documents (do you have|are there)|which documents do you have",
+        "de": r"worum geht es( in den dokumenten)?|welche dokumente (gibt es|hast du)",
+        "fr": r"de quoi parlent (les|ces) documents|quels documents (as tu|avez vous|y a t il)",
+        "es": r"de qu[eé] (tratan|hablan) (los|estos) documentos|qu[eé] documentos (tienes|hay)",
+        "it": r"di cosa parlano (i|questi) documenti|quali documenti (hai|ci sono)",
+        "pt": r"sobre o que (s[aã]o|falam) (os|estes|esses) documentos|que documentos (voc[eê] tem|h[aá])",
+        "nl": r"waar gaan (de|deze) documenten over|welke documenten (heb je|zijn er)",
+        "pl": r"o czym są (te )?dokumenty|jakie (masz )?dokumenty( masz)?",
+        "ja": r"どんな資料がありますか|何の資料ですか",
+        "zh": r"有哪些文档|这些文档是关于什么的",
+    },
 }
-_REPLIES = {
-    "ru": {
-        "greeting": "Здравствуйте! Я отвечаю на вопросы по документам и цитирую источники.",
-        "thanks": "Пожалуйста! Задайте следующий вопрос по документам.",
-        "capabilities": "Я отвечаю на вопросы по загруженным документам, цитируя фрагменты, "
-        "и говорю, когда в документах нет ответа.",
-        "overview": "Вот документы, по которым я отвечаю.",
-        "documents": "Документы: {titles}.",
-        "empty": "Документов пока нет: загрузите их, и я отвечу на вопросы по ним.",
-    },
-    "en": {
-        "greeting": "Hello! I answer questions about the documents and cite my sources.",
-        "thanks": "You're welcome! Ask another question about the documents.",
-        "capabilities": "I answer questions about the uploaded documents with quoted passages, "
-        "and say so when they hold no answer.",
-        "overview": "These are the documents I answer from.",
-        "documents": "Documents: {titles}.",
-        "empty": "There are no documents yet: upload some and ask about them.",
-    },
+_SMALL_TALK_PATTERNS = {
+    kind: {language: re.compile(rf"^({pattern})$") for language, pattern in languages.items()}
+    for kind, languages in _SMALL_TALK.items()
 }
 MAX_TITLES_LISTED = 8
+_TITLE_QUOTES = {"ru": ("«", "»"), "ja": ("「", "」"), "zh": ("“", "”")}
 
 
-def classify_small_talk(message: str) -> str | None:
-    """Return the kind of conversational message (greeting, thanks, capabilities, overview), else None."""
+@dataclass(frozen=True)
+class SmallTalk:
+    """A conversational message that is no question about the documents, and the language it is in."""
+
+    kind: str  # greeting, thanks, capabilities, overview
+    language: str
+
+
+def classify_small_talk(message: str) -> SmallTalk | None:
+    """Return what kind of conversational message `message` is, in which language; None for a question."""
     words = " ".join(re.findall(r"[^\W_]+", message.lower().replace("ё", "е")))
     if not words or len(words.split()) > 8:
         return None
-    return next((kind for kind, pattern in _SMALL_TALK.items() if pattern.match(words)), None)
+    for kind, languages in _SMALL_TALK_PATTERNS.items():
+        for language, pattern in languages.items():
+            if pattern.match(words):
+                return SmallTalk(kind, language)
+    return None
 
 
-def reply_to_small_talk(kind: str, language: str, titles: Sequence[str]) -> str:
-    """Return a short reply in the question's language that says what the documents cover."""
-    replies = _REPLIES.get(language, _REPLIES["en"])
+def reply_to_small_talk(small_talk: SmallTalk, titles: Sequence[str]) -> str:
+    """Return a short reply in the message's language that says what the documents cover."""
+    kind, language = small_talk.kind, small_talk.language
+    replies = SMALL_TALK_REPLIES[language]
     unique = list(dict.fromkeys(title for title in titles if title))
     if not unique:
         return f"{replies[kind]} {replies['empty']}"
-    listed = "; ".join(f"«{title}»" if language == "ru" else f'"{title}"' for title in unique[:MAX_TITLES_LISTED])
+    opening, closing = _TITLE_QUOTES.get(language, ('"', '"'))
+    listed = "; ".join(f"{opening}{title}{closing}" for title in unique[:MAX_TITLES_LISTED])
     if len(unique) > MAX_TITLES_LISTED:
         listed += f" (+{len(unique) - MAX_TITLES_LISTED})"
     return f"{replies[kind]} {replies['documents'].format(titles=listed)}"

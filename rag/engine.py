@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from rag.abstention import AbstentionPolicy
 from rag.answering.base import Answerer, AnswerRequest, Draft, DraftDelta
 from rag.config import Settings
-from rag.conversation import classify_small_talk, condense_question, reply_to_small_talk
+from rag.conversation import SmallTalk, classify_small_talk, condense_question, reply_to_small_talk
 from rag.embeddings import Embedder, build_embedder
 from rag.errors import UserInputError
 from rag.models import (
@@ -26,9 +26,10 @@ from rag.models import (
     Timings,
     Turn,
 )
+from rag.replies import quote_notice
 from rag.retrieval import HybridRetriever
 from rag.store import ChunkStore
-from rag.text import detect_language, strip_instructions
+from rag.text import reply_language, strip_instructions, written_language
 
 logger = logging.getLogger("citechat.engine")
 
@@ -110,7 +111,7 @@ class Engine:
         request = AnswerRequest(
             question=question,
             standalone_question=standalone,
-            language=detect_language(question),
+            language=reply_language(question),
             retrieval=retrieval,
             history=history,
         )
@@ -126,10 +127,10 @@ class Engine:
                 )
                 yield AnswerDone(self._finish(question, standalone, event, timings))
 
-    def _reply_to_small_talk(self, question: str, kind: str, started: float) -> Iterator[AnswerEvent]:
+    def _reply_to_small_talk(self, question: str, small_talk: SmallTalk, started: float) -> Iterator[AnswerEvent]:
         """Answer a greeting, thanks or "what can you do" without quoting a random passage."""
         titles = [document.title for document in self.store.documents()]
-        text = reply_to_small_talk(kind, detect_language(question), titles)
+        text = reply_to_small_talk(small_talk, titles)
         yield AnswerDelta(text)
         elapsed = round((time.perf_counter() - started) * 1000, 2)
         draft = Draft(text=text, passages=[], abstained=True, confidence=0.0, mode="reply")
@@ -179,21 +180,15 @@ class Engine:
         self.retriever.refresh(force=True)
 
 
-_LANGUAGE_NAMES = {"ru": {"ru": "русском", "en": "английском"}, "en": {"ru": "Russian", "en": "English"}}
-
-
 def quote_language_notice(question: str, draft: Draft) -> str:
-    """Say, in the question's language, that the quoted answer is in the source's other language."""
-    if draft.abstained or not draft.passages:
+    """Say, in the question's language, that the quoted answer is in its source's other language."""
+    if draft.abstained or not draft.passages or draft.mode not in ("extractive", "llm-fallback"):
         return ""
-    asked = detect_language(question)
-    quoted = detect_language(" ".join(passage.text for passage in draft.passages))
-    if asked == quoted:
+    asked = reply_language(question)
+    quoted = written_language(draft.text)
+    if quoted is None or quoted == asked:
         return ""
-    name = _LANGUAGE_NAMES.get(asked, _LANGUAGE_NAMES["en"])[quoted]
-    if asked == "ru":
-        return f"Ответ процитирован на языке источника ({name})."
-    return f"The answer quotes the source in its own language ({name})."
+    return quote_notice(quoted, asked)
 
 
 def build_answerer(settings: Settings, embedder: Embedder | None = None) -> Answerer:

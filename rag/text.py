@@ -211,14 +211,19 @@ _KANA = re.compile(r"[\u3040-\u30ff]")
 
 
 def reply_language(text: str) -> str:
-    """Return the language to reply to `text` in: "ru", "ja", "zh", a key of SNOWBALL_LANGUAGES its own words
-    decide, else "en"."""
+    """Return the language to reply to `text` in: its `written_language`, else "en"."""
+    return written_language(text) or "en"
+
+
+def written_language(text: str) -> str | None:
+    """Return the language `text` is written in: "ru", "ja", "zh", or "en" or a key of SNOWBALL_LANGUAGES that
+    its own words decide; None when they decide nothing (a command line, a name)."""
     if detect_language(text) == "ru":
         return "ru"
     if is_cjk(text):
         return "ja" if _KANA.search(text) else "zh"
     language, decided = _decide_language(text)
-    return language if decided and language else "en"
+    return language if decided else None
 
 
 def is_cjk(text: str) -> bool:

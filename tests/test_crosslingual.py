@@ -125,14 +125,31 @@ def test_chinese_and_japanese_text_has_sentences_and_searchable_words() -> None:
     assert split_into_sentences("Первое предложение. Second one!") == [(0, 19), (20, 31)]
 
 
-def test_greetings_and_thanks_in_other_languages_are_small_talk() -> None:
-    from rag.conversation import classify_small_talk
+def test_small_talk_is_told_with_the_language_it_is_in() -> None:
+    from rag.conversation import SmallTalk, classify_small_talk
 
-    assert [classify_small_talk(text) for text in ("Hallo!", "Bonjour", "こんにちは", "你好")] == ["greeting"] * 4
-    assert [classify_small_talk(text) for text in ("Danke schön!", "Merci beaucoup", "ありがとうございます")] == [
-        "thanks"
-    ] * 3
+    greetings = ("Hallo!", "Bonjour", "¡Hola!", "Dzień dobry", "こんにちは", "你好", "Привет", "hi")
+    assert [classify_small_talk(text) for text in greetings] == [
+        SmallTalk("greeting", language) for language in ("de", "fr", "es", "pl", "ja", "zh", "ru", "en")
+    ]
+    thanks = ("Danke schön!", "Merci beaucoup", "Grazie mille", "ありがとうございます", "谢谢")
+    assert [classify_small_talk(text) for text in thanks] == [
+        SmallTalk("thanks", language) for language in ("de", "fr", "it", "ja", "zh")
+    ]
+    assert classify_small_talk("Was kannst du?") == SmallTalk("capabilities", "de")
+    assert classify_small_talk("De quoi parlent ces documents ?") == SmallTalk("overview", "fr")
     assert classify_small_talk("Hallo, wie installiere ich ein Paket?") is None
+
+
+def test_every_reply_language_has_every_phrase() -> None:
+    from rag.replies import _NAMES, _QUOTE_NOTICES, REFUSALS, REPLY_LANGUAGES, SMALL_TALK_REPLIES, language_name
+
+    for table in (REFUSALS, _NAMES, _QUOTE_NOTICES, SMALL_TALK_REPLIES):
+        assert set(table) == set(REPLY_LANGUAGES)
+    assert all(set(replies) == set(SMALL_TALK_REPLIES["en"]) for replies in SMALL_TALK_REPLIES.values())
+    assert all(len(names.split()) == len(REPLY_LANGUAGES) for names in _NAMES.values())
+    # Each language names itself as its speakers do.
+    assert [language_name(language, language) for language in ("de", "fr", "ja")] == ["Deutsch", "français", "日本語"]
 
 
 def test_word_rules_know_the_languages_citechat_stems() -> None:

@@ -124,6 +124,18 @@ def test_request_carries_numbered_passages_question_and_rules(llm_engine: Engine
     assert prompt_passages(body) == {n: p.text.strip() for n, p in enumerate(shown, start=1)}
 
 
+def test_the_model_is_told_the_question_language(llm_engine: Engine, server: FakeOpenAIServer) -> None:
+    server.reply = lambda body: REFUSALS["de"]
+
+    answer = llm_engine.ask("Welches Unternehmen wird ein medizinisches Zentrum bauen?")
+
+    system = server.requests[0]["messages"][0]["content"]
+    assert "Answer in German" in system and REFUSALS["de"] in system
+    # The refusal is understood in German; the documents answer, so the quote falls back, noted in German.
+    assert answer.mode == "llm-fallback" and not answer.abstained
+    assert answer.notice == "Die Antwort zitiert die Quelle in ihrer Sprache: Russisch."
+
+
 def test_markers_are_renumbered_in_first_mention_order(llm_engine: Engine, server: FakeOpenAIServer) -> None:
     def reply(body: dict[str, Any]) -> str:
         summit, tokyo = number_of(body, SUMMIT_EVIDENCE), number_of(body, TOKYO_EVIDENCE)

@@ -116,6 +116,13 @@ def test_small_talk_gets_a_reply_naming_the_documents_not_a_passage(guide_engine
     assert ":grey_question:" in str(build_answer_message(refusal, "Какой рецепт борща?").blocks)
 
 
+def test_small_talk_is_answered_in_its_own_language(guide_engine: Engine) -> None:
+    replies = {"Hallo!": "Dokumente:", "Merci !": "Documents :", "Cześć": "Dokumenty:", "你好": "文档："}
+    for message, listing in replies.items():
+        answer = guide_engine.ask(message)
+        assert answer.mode == "reply" and listing in answer.answer and "Управление пакетами" in answer.answer
+
+
 def test_confidence_separates_answers_from_refusals(article_engine: Engine) -> None:
     answered = article_engine.ask("Где прошёл первый диалог «Центральная Азия плюс Япония»?")
     refused = article_engine.ask("Какой рецепт у борща?")
@@ -136,6 +143,28 @@ def test_cross_lingual_answers_say_they_quote_the_source_language(article_engine
     assert not answer.abstained
     assert "Russian" in answer.notice
     assert article_engine.ask("Какая компания построит медицинский центр?").notice == ""
+    # The note is in the question's language and names the source's language in it.
+    german = article_engine.ask("Welches Unternehmen wird ein medizinisches Zentrum bauen?")
+    assert not german.abstained and german.notice == "Die Antwort zitiert die Quelle in ihrer Sprache: Russisch."
+
+
+def test_quote_notice_names_the_language_the_quote_is_written_in() -> None:
+    from rag.answering.base import Draft
+    from rag.engine import quote_language_notice
+    from rag.models import Passage
+
+    def notice(question: str, quote: str) -> str:
+        passage = Passage(chunk_id="c", text=quote, source="s", title="t", start=0, end=len(quote), score=1.0)
+        return quote_language_notice(question, Draft(text=f"{quote} [1]", passages=[passage], abstained=False))
+
+    assert notice("Quale comando mostra i pacchetti?", "La commande dpkg -l affiche la liste des paquets.") == (
+        "La risposta cita la fonte nella sua lingua: francese."
+    )
+    assert notice("How is it installed?", "Das Paket wird mit apt installiert.").endswith(": German.")
+    assert notice("Как установить пакет?", "Das Paket wird mit apt installiert.").endswith(": немецкий.")
+    # A quote whose words tell no language (a command line) gets no note.
+    assert notice("Wie installiere ich das Paket?", "apt install foo") == ""
+    assert notice("Wie installiere ich das Paket?", "Das Paket wird mit apt installiert.") == ""
 
 
 def test_the_bundled_article_has_its_real_title(article_engine: Engine) -> None:

@@ -7,22 +7,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from rag.models import AnswerMode, Passage, Retrieval, Turn
+from rag.replies import REFUSALS
 from rag.text import reply_language
-
-# The refusal in the language of the question (rag.text.reply_language), English for the others.
-REFUSALS = {
-    "ru": "В документах нет ответа на этот вопрос.",
-    "en": "The documents do not answer this question.",
-    "de": "Die Dokumente beantworten diese Frage nicht.",
-    "fr": "Les documents ne répondent pas à cette question.",
-    "es": "Los documentos no responden a esta pregunta.",
-    "it": "I documenti non rispondono a questa domanda.",
-    "pt": "Os documentos não respondem a esta pergunta.",
-    "nl": "De documenten beantwoorden deze vraag niet.",
-    "pl": "Dokumenty nie odpowiadają na to pytanie.",
-    "ja": "資料にはこの質問への答えがありません。",
-    "zh": "文档中没有这个问题的答案。",
-}
 
 
 @dataclass

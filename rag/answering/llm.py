@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from rag.answering.base import REFUSALS, Answerer, AnswerRequest, Draft, DraftDelta, DraftEvent, refuse
+from rag.answering.base import Answerer, AnswerRequest, Draft, DraftDelta, DraftEvent, refuse
 from rag.answering.budget import POLL_S, CircuitBreaker, ReplyReader
 from rag.answering.extractive import ExtractiveAnswerer, ScoredSentence, is_quotable
 from rag.answering.verification import (
@@ -30,7 +30,8 @@ from rag.conversation import accept_rewrite
 from rag.embeddings import Embedder
 from rag.errors import BackendUnavailableError, ConfigurationError
 from rag.models import Passage, Turn
-from rag.text import detect_language, is_addressed_to_assistant, normalize
+from rag.replies import REFUSALS, language_name
+from rag.text import is_addressed_to_assistant, normalize, reply_language
 
 logger = logging.getLogger(__name__)
 
@@ -65,8 +66,6 @@ USER_PROMPT = """Passages:
 Question: {question}"""
 
 PASSAGE_TEMPLATE = "[{number}] {text}"
-
-LANGUAGE_NAMES = {"ru": "Russian", "en": "English"}
 
 # Passages put in the prompt. Qwen2.5-Coder-0.5B on the dev gold set: overall 0.90 with 4, 0.77 with 6
 # (longer prompts made it garble more sentences), and each passage costs prompt time on a CPU.
@@ -428,7 +427,7 @@ def text_for_prompt(passage: Passage) -> str:
 
 def build_messages(request: AnswerRequest) -> list[dict[str, str]]:
     """Return the chat messages: the rules, then the numbered passages and the question."""
-    language = request.language if request.language in LANGUAGE_NAMES else "en"
+    language = request.language if request.language in REFUSALS else "en"
     passages = "\n\n".join(
         PASSAGE_TEMPLATE.format(number=number, text=text_for_prompt(passage))
         for number, passage in enumerate(request.retrieval.passages, start=1)
@@ -436,7 +435,7 @@ def build_messages(request: AnswerRequest) -> list[dict[str, str]]:
     return [
         {
             "role": "system",
-            "content": SYSTEM_PROMPT.format(language=LANGUAGE_NAMES[language], refusal=REFUSALS[language]),
+            "content": SYSTEM_PROMPT.format(language=language_name(language, "en"), refusal=REFUSALS[language]),
         },
         {"role": "user", "content": USER_PROMPT.format(passages=passages, question=request.standalone_question)},
     ]
@@ -444,11 +443,11 @@ def build_messages(request: AnswerRequest) -> list[dict[str, str]]:
 
 def build_condense_messages(question: str, history: Sequence[Turn]) -> list[dict[str, str]]:
     """Return the chat messages that ask the model for a standalone version of a follow-up."""
-    language = detect_language(question)
+    language = reply_language(question)
     turns = "\n".join(
         f"{turn.role}: {' '.join(turn.content.split())[:CONDENSE_TURN_CHARS]}" for turn in history[-CONDENSE_TURNS:]
     )
-    prompt = CONDENSE_PROMPT.format(language=LANGUAGE_NAMES[language], history=turns, question=question.strip())
+    prompt = CONDENSE_PROMPT.format(language=language_name(language, "en"), history=turns, question=question.strip())
     return [{"role": "user", "content": prompt}]
 
 
