@@ -331,3 +331,22 @@ def test_word_rules_read_the_language_of_the_answer_not_of_its_whole_passage(
     # "Zawiera on …" puts its pronoun after the verb: it points back at the file the sentence before names.
     answer = engine.ask("Który plik zawiera numer wersji zainstalowanego systemu Debian?")
     assert not answer.abstained and "/etc/debian_version" in answer.answer, answer.answer
+
+
+def test_an_inverted_pronoun_after_a_heading_is_quoted_without_it(tmp_path: Path, embedder: Embedder) -> None:
+    """The heading a section's first sentence speaks of is shown by the citation, not quoted as answer text."""
+    folder = tmp_path / "handbook"
+    _write_pages(
+        folder,
+        "Strona",
+        ["Program nmap pozwala sprawdzić, które usługi są uruchomione na maszynie i na jakich portach czekają."],
+    )
+    (folder / "release.md").write_text(
+        "# Wydania\n\n## Plik os-release\n\nZawiera on identyfikator dystrybucji oraz nazwę kodową wydania, "
+        "na przykład bookworm.\n",
+        encoding="utf-8",
+    )
+    engine = build_corpus_engine(Settings(data_dir=tmp_path / "data"), [folder], embedder, notify=lambda _: None)
+    answer = engine.ask("Co zawiera nazwę kodową wydania?")
+    assert not answer.abstained and "Zawiera on identyfikator" in answer.answer, answer.answer
+    assert "Plik os-release" not in answer.answer

@@ -523,7 +523,7 @@ class ExtractiveAnswerer(Answerer):
         return has_answer_type(passage.sentences[index].text, wanted, question)
 
     @staticmethod
-    def _needs_context(sentence: Sentence, previous: Sentence) -> bool:
+    def _needs_context(sentence: Sentence, previous: Sentence, language: str | None) -> bool:
         # A definition's term names what it describes; a numbered figure or table title ("Figure 13.5. …",
         # "Таблица 2. …") only stands next to it.
         if (previous.kind == "term" and not CAPTION.match(previous.text)) or (
@@ -534,7 +534,11 @@ class ExtractiveAnswerer(Answerer):
         # the citation shows it; quoted, it would read as part of the answer.
         if previous.kind == "heading":
             return False
-        return len(sentence.text) < MIN_STANDALONE_CHARS or ExtractiveAnswerer._points_back(sentence)
+        return (
+            len(sentence.text) < MIN_STANDALONE_CHARS
+            or ExtractiveAnswerer._points_back(sentence)
+            or _inverted_pronoun(sentence.text, language)
+        )
 
     @staticmethod
     def _points_back(sentence: Sentence, demonstrative_only: bool = False) -> bool:
@@ -605,10 +609,9 @@ class ExtractiveAnswerer(Answerer):
         for item in chosen:
             sentences = item.passage.sentences
             follows_cause = causes and CONSEQUENCE.match(item.sentence.text) is not None
+            language = _local_language(item.passage, item.index)
             if item.index > 0 and (
-                follows_cause
-                or self._needs_context(item.sentence, sentences[item.index - 1])
-                or _inverted_pronoun(item.sentence.text, _local_language(item.passage, item.index))
+                follows_cause or self._needs_context(item.sentence, sentences[item.index - 1], language)
             ):
                 referents = self._referent(item) if causes else [item.index - 1]
                 quotable = [index for index in referents if not self._no_context(sentences[index], boilerplate)]
@@ -616,7 +619,8 @@ class ExtractiveAnswerer(Answerer):
                 # names ("Этот фильтр …" after "После применения фильтра «Масляная краска»") would read as
                 # speaking of the best sentence's subject.
                 elsewhere = item.passage.source != chosen[0].passage.source
-                if not quotable and elsewhere and self._points_back(item.sentence):
+                pointing = self._points_back(item.sentence) or _inverted_pronoun(item.sentence.text, language)
+                if not quotable and elsewhere and pointing:
                     continue
                 for index in quotable:
                     take(item, index)
