@@ -706,6 +706,31 @@ def without_question_words(question: str) -> str:
     return question
 
 
+# "How many X" in the languages citechat analyses, and the counted X: the unit of the asked value
+# ("How many characters …", "Сколько дней …", "Combien d'utilisateurs …", "多少个字符").
+_HOW_MANY = re.compile(
+    r"\b(?:how (?:many|much)|сколько|скольких|combien(?:\s+de)?|wie ?viele?|cu[aá]nt[oa]s?|quant[aeio]s?|hoeveel|"
+    r"ile)\s+(?:d')?([^\W\d_][\w-]*)",
+    re.IGNORECASE,
+)
+_CJK_HOW_MANY = re.compile(r"(?:多少|几)\s*([个種种次条條位名台本件]?\s*[\u3400-\u4dbf\u4e00-\u9fff]{1,2})")
+
+
+def counted_noun(question: str) -> str:
+    """Return what a "how many" question counts ("characters" of "How many characters …"), else "".
+
+    A capitalized word there is the subject, a name ("Сколько Япония пообещала …"), except in a language that
+    capitalizes every noun ("Wie viele Pakete …").
+    """
+    match = (_CJK_HOW_MANY if is_cjk(question) else _HOW_MANY).search(question)
+    if match is None:
+        return ""
+    counted = match.group(1)
+    if counted[:1].isupper() and word_language(question) not in NOUN_CAPITALIZING:
+        return ""
+    return counted
+
+
 # Digits glued to Latin letters, paths, options or keys are names ("ext4", "x86_64", "V:111",
 # "aptitude-0.8.13"), not quantities.
 _IDENTIFIER = re.compile(r"[a-z_]\d|\d[a-z_]|[a-z]-\d|[a-z]\(\d|[/:=@\\]", re.IGNORECASE)

@@ -23,6 +23,7 @@ from rag.text import (
     asks_about_thing,
     asks_for_reasons,
     category_noun,
+    counted_noun,
     expected_answer_type,
     extract_terms,
     find_specific_tokens,
@@ -648,6 +649,31 @@ def test_a_sentence_sharing_only_the_question_word_for_the_value_does_not_join()
     ]
     retrieval = Retrieval(question, np.zeros(4, dtype=np.float32), extract_terms(question, "en"), [passage])
     # "year" asks for the value; a year in a sentence about something else is not the answer's second part.
+    assert ExtractiveAnswerer()._choose(scored, question, retrieval) == scored[:1]
+
+
+def test_what_a_how_many_question_counts_is_no_topic_a_number_of_it_joins_on() -> None:
+    cases = {
+        "How many characters must a SASL password have?": "characters",
+        "Сколько дней длится заморозка?": "дней",
+        "Combien d'utilisateurs sont connectés ?": "utilisateurs",
+        "Wie viele Pakete gibt es?": "Pakete",
+        "用 saslpasswd2 注册的 SASL 密码至少需要多少个字符？": "个字符",
+        "What version of Debian is stable?": "",
+        "Сколько Япония пообещала инвестировать?": "",
+    }
+    assert {question: counted_noun(question) for question in cases} == cases
+    question = "How many characters must a SASL password have at least?"
+    text = "The SASL password of each user is registered with saslpasswd2. Some DNS servers only handle 255 characters."
+    passage = Passage("c1", text, "s", "t", 0, len(text))
+    first, second = text.split(". ")
+    passage.sentences = [Sentence(first + ".", 0, len(first) + 1), Sentence(second, len(first) + 2, len(text))]
+    scored = [
+        ScoredSentence(sentence, passage, index, 1.0 - 0.01 * index, set(extract_terms(sentence.text, "en")))
+        for index, sentence in enumerate(passage.sentences)
+    ]
+    retrieval = Retrieval(question, np.zeros(4, dtype=np.float32), extract_terms(question, "en"), [passage])
+    # A number of characters in a sentence about DNS servers is no length of a SASL password.
     assert ExtractiveAnswerer()._choose(scored, question, retrieval) == scored[:1]
 
 

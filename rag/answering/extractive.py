@@ -26,6 +26,7 @@ from rag.text import (
     asked_qualifiers,
     asks_about_thing,
     asks_for_reasons,
+    counted_noun,
     counts_shared_words,
     detect_language,
     expected_answer_type,
@@ -448,6 +449,10 @@ class ExtractiveAnswerer(Answerer):
         # The words asking for the value ("what year", "何年") are no topic: a sentence sharing only them
         # ("… in the year 2014") answers another question.
         topic_terms = set(extract_terms(without_question_words(question), retrieval.language))
+        # What a "how many" question counts is the value's unit: a sentence with a number of those speaks of
+        # the question only through another word ("255 characters" of DNS records for a password's length).
+        counted = set(extract_terms(counted_noun(question), retrieval.language))
+        subject_terms = topic_terms - counted or topic_terms
 
         def matched(terms: set[str], present: set[str]) -> set[str]:
             strength = term_strength(present, retrieval.translations)
@@ -456,7 +461,7 @@ class ExtractiveAnswerer(Answerer):
         best = scored[0]
         chosen = [best]
         length = len(best.sentence.text)
-        covered = matched(topic_terms, best.terms)
+        covered = matched(subject_terms, best.terms)
         typed = wanted is None or self._has_value(best.passage, best.index, wanted, question)
         # The command is often in the sentence after the one that speaks of the task ("… define foreign
         # architectures." / "To do this, use dpkg --add-architecture.").
@@ -479,13 +484,13 @@ class ExtractiveAnswerer(Answerer):
                 continue
             if any(candidate.sentence.text == item.sentence.text for item in chosen):
                 continue
-            adds = matched(topic_terms - covered, candidate.terms)
+            adds = matched(subject_terms - covered, candidate.terms)
             # The asked value joins only in a sentence that speaks of the question too, not any number nearby.
             adds_type = (
                 not typed
                 and wanted is not None
                 and self._has_value(candidate.passage, candidate.index, wanted, question)
-                and (not topic_terms or bool(matched(topic_terms, candidate.terms)))
+                and (not topic_terms or bool(matched(subject_terms, candidate.terms)))
             )
             # A "why" question can have several reasons: another close sentence is a part, not padding.
             if not adds and not adds_type and not (asks_why and candidate.score >= best.score - WHY_MARGIN):
