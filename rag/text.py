@@ -408,7 +408,22 @@ def split_into_sentences(text: str, offset: int = 0) -> list[tuple[int, int]]:
                 spans.append((start, stop))
                 start = stop + len(text[stop : sentence.stop]) - len(text[stop : sentence.stop].lstrip())
         spans.append((start, sentence.stop))
-    return [(offset + start, offset + stop) for start, stop in spans]
+    return [(offset + start, offset + stop) for start, stop in _join_parentheses(text, spans)]
+
+
+def _join_parentheses(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Join a sentence ending inside an open parenthesis to the next one when that one closes it: an
+    abbreviation's period is no sentence end ("… to UDP (ang. User Datagram Protocol).")."""
+    joined: list[tuple[int, int]] = []
+    for start, stop in spans:
+        if joined:
+            before, piece = text[joined[-1][0] : joined[-1][1]], text[start:stop]
+            closes = piece.find(")")
+            if before.count("(") > before.count(")") and closes >= 0 and "(" not in piece[:closes]:
+                joined[-1] = (joined[-1][0], stop)
+                continue
+        joined.append((start, stop))
+    return joined
 
 
 def find_names(text: str) -> list[str]:

@@ -79,6 +79,9 @@ def test_a_pronoun_after_the_verb_points_back_but_a_polite_sie_does_not() -> Non
     assert _inverted_pronoun("Содержит он номер версии.", "ru")
     assert not _inverted_pronoun("Geben Sie den Befehl ein.", "de")
     assert not _inverted_pronoun("Run it now.", "en")
+    # After a short opening phrase set off by a comma, the clause's verb comes first.
+    assert _inverted_pronoun("W przeciwieństwie do TCP, jest on zorientowany na pakiety.", "pl")
+    assert not _inverted_pronoun("W przeciwieństwie do protokołu sieciowego TCP działającego, jest on …", "pl")
 
 
 def test_stop_words_follow_the_text_language() -> None:

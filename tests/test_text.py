@@ -46,6 +46,15 @@ def test_sentences_keep_russian_abbreviations_and_shift_by_offset() -> None:
     ]
 
 
+def test_a_period_inside_parentheses_ends_no_sentence() -> None:
+    text = "Kolejny protokół to UDP (ang. User Datagram Protocol). Jest on zorientowany na pakiety. (Zob. niżej."
+    assert [text[start:end] for start, end in split_into_sentences(text)] == [
+        "Kolejny protokół to UDP (ang. User Datagram Protocol).",
+        "Jest on zorientowany na pakiety.",
+        "(Zob. niżej.",
+    ]
+
+
 def test_article_chunks_are_exact_ordered_spans_within_the_size_limit() -> None:
     chunks = chunk_text(ARTICLE_TEXT, 700)
     assert len(chunks) > 5

@@ -254,6 +254,8 @@ def _local_language(passage: Passage, index: int) -> str | None:
     return word_language(" ".join(sentence.text for sentence in passage.sentences[max(0, index - 1) : index + 2]))
 
 
+# An opening phrase before the clause's verb ("W przeciwieństwie do TCP, …", "Im Gegensatz zu TCP, …") is short.
+OPENING_PHRASE_CHARS = 40
 # Russian subject pronouns; the other languages' come from rag.languages (English puts no subject after its verb).
 _RUSSIAN_SUBJECTS = frozenset("он она оно они".split())
 
@@ -262,11 +264,14 @@ def _inverted_pronoun(text: str, language: str | None) -> bool:
     """Tell whether a sentence opens with its verb and then a pronoun in lower case ("Zawiera on …", "Enthält er
     …", "Содержит он …"): the pronoun points back as an opening one would. German's polite "Sie" is capitalized
     ("Geben Sie …" points nowhere)."""
-    words = re.findall(r"[^\W\d_]+", text[:80])
-    if len(words) < 2 or not words[1].islower():
-        return False
     pronouns = _RUSSIAN_SUBJECTS if language == "ru" else anaphors(language)
-    return words[1] in pronouns
+    # The verb may follow an opening phrase set off by a comma ("W przeciwieństwie do TCP, jest on …").
+    comma = text.find(",", 0, OPENING_PHRASE_CHARS)
+    for clause in (text[:80], text[comma + 1 : comma + 81] if comma > 0 else ""):
+        words = re.findall(r"[^\W\d_]+", clause)
+        if len(words) >= 2 and words[1].islower() and words[1] in pronouns:
+            return True
+    return False
 
 
 def _qualifies(passage: Passage, index: int) -> bool:
