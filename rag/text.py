@@ -723,11 +723,8 @@ def without_question_words(question: str) -> str:
 
 # "How many X" in the languages citechat analyses, and the counted X: the unit of the asked value
 # ("How many characters …", "Сколько дней …", "Combien d'utilisateurs …", "多少个字符").
-_HOW_MANY = re.compile(
-    r"\b(?:how (?:many|much)|сколько|скольких|combien(?:\s+de)?|wie ?viele?|cu[aá]nt[oa]s?|quant[aeio]s?|hoeveel|"
-    r"ile)\s+(?:d')?([^\W\d_][\w-]*)",
-    re.IGNORECASE,
-)
+_HOW_MANY_WORDS = r"сколько|скольких|how (?:many|much)|wie ?viele?|combien de|cu[áa]nt[oa]s?|quant[ioea]s?|hoeveel|ile"
+_HOW_MANY = re.compile(rf"\b(?:{_HOW_MANY_WORDS})\s+([^\W\d_][\w-]*)", re.IGNORECASE)
 _CJK_HOW_MANY = re.compile(r"(?:多少|几)\s*([个種种次条條位名台本件]?\s*[\u3400-\u4dbf\u4e00-\u9fff]{1,2})")
 
 
@@ -831,10 +828,7 @@ def category_noun(question: str) -> str | None:
 _COPULAS = frozenset("является являются являлся являлась являлись".split())
 # Question words whose next content word is what the answer must speak of: the role of a person
 # ("Кто руководит …", "Who maintains …") or the things counted ("Сколько пользователей …", "How many users …").
-_FOCUSED = re.compile(
-    r"\b(кто|who|сколько|how (?:many|much)|wie viele?|combien de|cu[áa]nt[oa]s?|quant[ioea]|quant[oa]s|hoeveel|qui|"
-    r"qui[ée]n(?:es)?|chi|quem)\b"
-)
+_FOCUSED = re.compile(rf"\b(кто|who|{_HOW_MANY_WORDS}|qui|qui[ée]n(?:es)?|chi|quem)\b")
 
 
 def asked_focus(question: str) -> str | None:

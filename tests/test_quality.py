@@ -656,7 +656,7 @@ def test_what_a_how_many_question_counts_is_no_topic_a_number_of_it_joins_on() -
     cases = {
         "How many characters must a SASL password have?": "characters",
         "Сколько дней длится заморозка?": "дней",
-        "Combien d'utilisateurs sont connectés ?": "utilisateurs",
+        "Combien de jours dure le gel ?": "jours",
         "Wie viele Pakete gibt es?": "Pakete",
         "用 saslpasswd2 注册的 SASL 密码至少需要多少个字符？": "个字符",
         "What version of Debian is stable?": "",
