@@ -504,9 +504,10 @@ def find_rare_words(text: str) -> list[str]:
         and not any(char.isdigit() for char in word)
         and _name_like(zipf_frequency(word, language), zipf_frequency(word, "en"))
     ]
-    # Where many of its words are rare, the question is in a language citechat does not tell (Polish read as
-    # English): its rare words are no names.
-    return rare if RARE_SHARE * len(rare) <= len(set(words)) else []
+    # Where many of its words are rare, the question is in a language citechat does not tell (Swedish read as
+    # English): its rare words are no names. One rare word is a name even in a short question ("What does
+    # pbuilder let you do?").
+    return rare if len(rare) < 2 or RARE_SHARE * len(rare) <= len(set(words)) else []
 
 
 # A capitalized German word that English uses about as much (Zipf at most this lower) and German not often

@@ -159,6 +159,9 @@ def test_rare_lower_case_words_used_in_english_too_are_names() -> None:
     # does not tell (Polish, read as English) has too many rare words for them to be names.
     assert find_rare_words("Какой командой настроить lighttpd?") == []
     assert find_rare_words("Który plik zawiera zwykle numer wersji zainstalowanego systemu Debian?") == []
+    assert find_rare_words("Vilket kommando visar paketets beroenden?") == []
+    # One rare word is a name even in a question of two content words.
+    assert find_rare_words("What does pbuilder let you do?") == ["pbuilder"]
 
 
 def test_name_rules_hold_in_german_and_a_name_inside_a_compound_is_mentioned() -> None:
