@@ -23,6 +23,7 @@ from rag.text import (
     find_rare_words,
     find_specific_tokens,
     has_answer_type,
+    is_portable_name,
     is_stopword,
     missing_qualifiers,
     normalize,
@@ -79,6 +80,8 @@ class EvidenceSignals:
     missing_type: str | None = None
     # Names a corpus written mostly in the question's script never mentions, nor a counterpart of them.
     unknown_anywhere: list[str] = field(default_factory=list)
+    # The question's names written the same in every Latin-script language (rag.text.is_portable_name).
+    portable_names: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -224,6 +227,8 @@ def measure_signals(
         unknown_names=[
             name for name, stems in names.items() if stems and all(presence.get(stem, 1.0) == 0.0 for stem in stems)
         ],
+        # Capitalized ones only: a rare lower-case word may be a rare word ("tunneled"), spelled otherwise elsewhere.
+        portable_names=[name for name in find_names(retrieval.query) if is_portable_name(name, language)],
     )
     if retrieval.native:
         unknown = [
@@ -362,9 +367,13 @@ class AbstentionPolicy:
         if signals.missing_type or signals.missing_tokens:
             reasons.append("missing value")
         unknown = signals.unknown_names if same_names else signals.unknown_anywhere
+        # Across languages, the answer must still name what every Latin-script language writes alike ("WireGuard").
+        missing = signals.missing_names
+        if not same_names:
+            missing = [name for name in missing if name in signals.portable_names]
         if signals.has_terms and unknown and signals.best_dense < self.unknown_name_dense:
             reasons.append("unknown name")
-        if same_names and signals.has_terms and signals.missing_names:
+        if signals.has_terms and missing:
             reasons.append("other entity")
         if same_language and signals.has_terms:
             if signals.answer_coverage < self.min_answer_coverage:

@@ -510,6 +510,17 @@ def find_rare_words(text: str) -> list[str]:
     return rare if len(rare) < 2 or RARE_SHARE * len(rare) <= len(set(words)) else []
 
 
+def is_portable_name(name: str, language: str | None) -> bool:
+    """Tell whether a name of a question in `language` is written the same in every Latin-script language: a
+    program's or product's, rare in English and in the question's language ("WireGuard", "OpenVPN", "Falcot"),
+    not a place's that translations spell their own way ("Japan", "Japon")."""
+    from wordfreq import zipf_frequency
+
+    if not _LATIN.search(name) or _CYRILLIC.search(name):
+        return False
+    return zipf_frequency(name, "en") < RARE_ZIPF and zipf_frequency(name, language or "en") < RARE_ZIPF
+
+
 # A capitalized German word that English uses about as much (Zipf at most this lower) and German not often
 # is written as in English: a name ("Fedora", "Kerberos") or a loanword ("Proxy"), not a German noun ("Datei").
 ENGLISH_MARGIN = 0.2

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import Stemmer
@@ -17,6 +19,7 @@ from rag.text import (
     find_quoted_labels,
     find_rare_words,
     find_specific_tokens,
+    is_portable_name,
     is_stopword,
     stem_word,
     word_language,
@@ -178,6 +181,14 @@ def test_name_rules_hold_in_german_and_a_name_inside_a_compound_is_mentioned() -
     # German compounds keep the word-count rules off, not the name rules.
     assert policy.judge(swapped, same_language=False, same_names=True).abstain
     assert not policy.judge(swapped, same_language=False, same_names=False).abstain
+    # Across languages, a name every Latin-script language writes alike is still compared; "Japon" is not.
+    portable = dataclasses.replace(swapped, portable_names=["wireguard"])
+    assert policy.judge(portable, same_language=False, same_names=False).abstain
+    assert is_portable_name("WireGuard", "pl") and is_portable_name("nginx", "en")
+    assert not is_portable_name("Japon", "fr") and not is_portable_name("Japan", "en")
+    question = "Jak uruchomić połączenie WireGuard w Japonii?"
+    retrieval = Retrieval(question, np.zeros(3), extract_terms(question, "pl"), [], language="pl")
+    assert measure_signals(retrieval, set()).portable_names == ["wireguard"]
 
 
 def test_hyphenated_words_of_other_languages_are_no_specific_tokens() -> None:
