@@ -186,6 +186,9 @@ def test_name_rules_hold_in_german_and_a_name_inside_a_compound_is_mentioned() -
     assert policy.judge(portable, same_language=False, same_names=False).abstain
     assert is_portable_name("WireGuard", "pl") and is_portable_name("nginx", "en")
     assert not is_portable_name("Japon", "fr") and not is_portable_name("Japan", "en")
+    # A name the corpus never mentions refuses also over evidence as close as a single-topic manual's usual.
+    elsewhere = EvidenceSignals(0.89, 1.0, 1.0, has_terms=True, unknown_names=["fedora"])
+    assert policy.judge(elsewhere, same_language=False, same_names=True).abstain
     question = "Jak uruchomić połączenie WireGuard w Japonii?"
     retrieval = Retrieval(question, np.zeros(3), extract_terms(question, "pl"), [], language="pl")
     assert measure_signals(retrieval, set()).portable_names == ["wireguard"]
