@@ -636,8 +636,10 @@ def test_a_word_in_most_file_names_is_the_corpus_topic() -> None:
     ).widespread("gimp")
 
 
-def _chosen_of_two(question: str, text: str) -> int:
-    """Return how many of the two English sentences of `text`, the first ranked best, the answer takes."""
+def _two_sentences(
+    question: str, text: str, weights: dict[str, float] | None = None
+) -> tuple[list[ScoredSentence], Retrieval]:
+    """Return the two English sentences of `text` scored, the first best, and a retrieval of their passage."""
     passage = Passage("c1", text, "s", "t", 0, len(text))
     first, second = text.split(". ")
     passage.sentences = [Sentence(first + ".", 0, len(first) + 1), Sentence(second, len(first) + 2, len(text))]
@@ -645,7 +647,13 @@ def _chosen_of_two(question: str, text: str) -> int:
         ScoredSentence(sentence, passage, index, 1.0 - 0.01 * index, set(extract_terms(sentence.text, "en")))
         for index, sentence in enumerate(passage.sentences)
     ]
-    retrieval = Retrieval(question, np.zeros(4, dtype=np.float32), extract_terms(question, "en"), [passage])
+    terms = extract_terms(question, "en")
+    return scored, Retrieval(question, np.zeros(4, dtype=np.float32), terms, [passage], weights or {})
+
+
+def _chosen_of_two(question: str, text: str) -> int:
+    """Return how many of the two English sentences of `text`, the first ranked best, the answer takes."""
+    scored, retrieval = _two_sentences(question, text)
     chosen = ExtractiveAnswerer()._choose(scored, question, retrieval)
     assert chosen[0] == scored[0]
     return len(chosen)
@@ -674,6 +682,21 @@ def test_what_a_how_many_question_counts_is_no_topic_a_number_of_it_joins_on() -
     text = "The SASL password of each user is registered with saslpasswd2. Some DNS servers only handle 255 characters."
     # A number of characters in a sentence about DNS servers is no length of a SASL password.
     assert _chosen_of_two(question, text) == 1
+
+
+def test_a_why_answer_opens_with_the_sentence_restating_the_question_most() -> None:
+    question = "Why must candidates master English to become a Debian developer?"
+    text = "Every application to become an official Debian developer must be justified. Candidates must master English."
+    # Every passage of the corpus speaks of becoming a Debian developer: those words weigh little.
+    common = set(extract_terms("become Debian developer", "en"))
+    scored, retrieval = _two_sentences(
+        question, text, {term: 0.2 if term in common else 1.0 for term in extract_terms(question, "en")}
+    )
+    request = AnswerRequest(question, question, "en", retrieval)
+    # The best-ranked sentence holds half the question's words, but the second holds its weighty ones.
+    assert ExtractiveAnswerer._lead_with_restatement(request, scored) == ([scored[1], scored[0]], True)
+    unrelated = [ScoredSentence(Sentence("Votes happen yearly.", 0, 20), scored[0].passage, 0, 1.0, {"vote"})]
+    assert ExtractiveAnswerer._lead_with_restatement(request, unrelated) == (unrelated, False)
 
 
 def test_japanese_grammar_kana_are_no_terms() -> None:

@@ -119,7 +119,7 @@ CONTRAST = re.compile(
 )
 # Cross-language keyword credit is fitted on at least this many same-language sentences.
 MIN_FIT_POINTS = 8
-# A "why" answer's best sentence holding this share of the question's words restates the question.
+# A "why" answer's sentence holding this share of the question's words (by idf weight) restates the question.
 RESTATED_SHARE = 0.5
 # A numbered figure, table or example title: a word, then its number ("Figure 13.5.", "Пример 3.2").
 CAPTION = re.compile(r"^[^\W\d_]+\.?\s+\d+(?:[.-]\d+)*[.:]?\s")
@@ -340,8 +340,10 @@ class ExtractiveAnswerer(Answerer):
             logger.info("refused (%s): %s", ", ".join(verdict.reasons), request.standalone_question[:80])
             return [], verdict.confidence
         causes = asks_for_reasons(strip_instructions(request.standalone_question))
-        explains = causes and self._restates_question(request, inspection.chosen[0])
-        chosen = self._without_padding(inspection.chosen, strip_instructions(request.question))
+        chosen, explains = inspection.chosen, False
+        if causes:
+            chosen, explains = self._lead_with_restatement(request, chosen)
+        chosen = self._without_padding(chosen, strip_instructions(request.question))
         retrieval = request.retrieval
         answer = self._add_context(chosen, explains, causes, retrieval.passages, retrieval.boilerplate)
         return answer, verdict.confidence
@@ -581,13 +583,28 @@ class ExtractiveAnswerer(Answerer):
         return previous
 
     @staticmethod
-    def _restates_question(request: AnswerRequest, best: ScoredSentence) -> bool:
-        """Tell whether the best sentence holds RESTATED_SHARE of the question's words: it restates a "why"
-        question, and the reason is in the sentence after it."""
+    def _lead_with_restatement(
+        request: AnswerRequest, chosen: list[ScoredSentence]
+    ) -> tuple[list[ScoredSentence], bool]:
+        """Put first the sentence that restates a "why" question most (its reason follows it), and tell whether
+        one does: "Il est demandé … de maîtriser l'anglais" before "Chaque demande … doit être justifiée"."""
+        shares = [ExtractiveAnswerer._restated_share(request, item) for item in chosen]
+        if max(shares) < RESTATED_SHARE:
+            return chosen, False
+        restating = chosen[shares.index(max(shares))]
+        return [restating] + [item for item in chosen if item is not restating], True
+
+    @staticmethod
+    def _restated_share(request: AnswerRequest, item: ScoredSentence) -> float:
+        """Return the share of the question's words, by weight, that a sentence holds: from RESTATED_SHARE on,
+        it restates a "why" question, and the reason is in the sentence after it."""
         question = strip_instructions(request.standalone_question)
         terms = set(extract_terms(question, request.retrieval.language))
-        strength = term_strength(best.terms, request.retrieval.translations)
-        return bool(terms) and sum(1 for term in terms if strength(term)) >= RESTATED_SHARE * len(terms)
+        if not terms:
+            return 0.0
+        strength = term_strength(item.terms, request.retrieval.translations)
+        weights = {term: request.retrieval.term_weights.get(term, 1.0) for term in terms}
+        return sum(weights[term] for term in terms if strength(term)) / (sum(weights.values()) or 1.0)
 
     def _add_context(
         self,
