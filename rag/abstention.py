@@ -210,7 +210,8 @@ def measure_signals(
 
     # What the question names: its capitalized words, its rare lower-case ones ("nginx") and the labels it quotes
     # ("инструмент «Поворот»"), each by its stems; one the corpus never mentions, by any of them, is unknown.
-    asked = find_names(retrieval.query) + find_rare_words(retrieval.query)
+    capitalized = find_names(retrieval.query)
+    asked = capitalized + find_rare_words(retrieval.query)
     names = {name: [stem_word(name, language)] for name in asked}
     for label in find_quoted_labels(retrieval.query):
         names.setdefault(label, extract_terms(label, language))
@@ -231,7 +232,7 @@ def measure_signals(
             name for name, stems in names.items() if stems and all(presence.get(stem, 1.0) == 0.0 for stem in stems)
         ],
         # Capitalized ones only: a rare lower-case word may be a rare word ("tunneled"), spelled otherwise elsewhere.
-        portable_names=[name for name in find_names(retrieval.query) if is_portable_name(name, language)],
+        portable_names=[name for name in capitalized if is_portable_name(name, language)],
     )
     if retrieval.native:
         unknown = [

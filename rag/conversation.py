@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from rag.abstention import match_strength
 from rag.languages import anaphors
 from rag.models import Turn
-from rag.replies import SMALL_TALK_REPLIES
+from rag.replies import SMALL_TALK_REPLIES, TITLE_QUOTES
 from rag.text import ANAPHORS, detect_language, extract_terms, split_into_words, word_language
 
 # A question with fewer content words than this cannot name its own topic ("А почему?").
@@ -141,7 +141,6 @@ _SMALL_TALK_PATTERNS = {
     for kind, languages in _SMALL_TALK.items()
 }
 MAX_TITLES_LISTED = 8
-_TITLE_QUOTES = {"ru": ("«", "»"), "ja": ("「", "」"), "zh": ("“", "”")}
 
 
 @dataclass(frozen=True)
@@ -171,7 +170,7 @@ def reply_to_small_talk(small_talk: SmallTalk, titles: Sequence[str]) -> str:
     unique = list(dict.fromkeys(title for title in titles if title))
     if not unique:
         return f"{replies[kind]} {replies['empty']}"
-    opening, closing = _TITLE_QUOTES.get(language, ('"', '"'))
+    opening, closing = TITLE_QUOTES.get(language, ('"', '"'))
     listed = "; ".join(f"{opening}{title}{closing}" for title in unique[:MAX_TITLES_LISTED])
     if len(unique) > MAX_TITLES_LISTED:
         listed += f" (+{len(unique) - MAX_TITLES_LISTED})"

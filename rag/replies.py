@@ -53,6 +53,9 @@ _QUOTE_NOTICES = {
     "zh": "答案按原文的语言（{name}）引用。",
 }
 
+# The quote marks around a document's title in a reply, where a language's differ from English '"'.
+TITLE_QUOTES = {"ru": ("«", "»"), "ja": ("「", "」"), "zh": ("“", "”")}
+
 # Replies to conversation moves that are not questions (rag.conversation.classify_small_talk); "documents"
 # lists the documents' titles after any of them, "empty" replaces it when there are none.
 SMALL_TALK_REPLIES = {
@@ -166,4 +169,4 @@ def language_name(language: str, in_language: str) -> str:
 def quote_notice(quoted: str, asked: str) -> str:
     """Return the note, in the question's language, that the answer quotes its source in that source's language."""
     notice = _QUOTE_NOTICES.get(asked, _QUOTE_NOTICES["en"])
-    return notice.format(name=language_name(quoted, asked if asked in _NAMES else "en"))
+    return notice.format(name=language_name(quoted, asked))

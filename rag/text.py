@@ -734,7 +734,7 @@ def without_question_words(question: str) -> str:
 
 
 # "How many X" in the languages citechat analyses, and the counted X: the unit of the asked value
-# ("How many characters …", "Сколько дней …", "Combien d'utilisateurs …", "多少个字符").
+# ("How many characters …", "Сколько дней …", "Combien de jours …", "多少个字符").
 _HOW_MANY_WORDS = r"сколько|скольких|how (?:many|much)|wie ?viele?|combien de|cu[áa]nt[oa]s?|quant[ioea]s?|hoeveel|ile"
 _HOW_MANY = re.compile(rf"\b(?:{_HOW_MANY_WORDS})\s+([^\W\d_][\w-]*)", re.IGNORECASE)
 _CJK_HOW_MANY = re.compile(r"(?:多少|几)\s*([个種种次条條位名台本件]?\s*[\u3400-\u4dbf\u4e00-\u9fff]{1,2})")

@@ -546,19 +546,18 @@ class ExtractiveAnswerer(Answerer):
         # the citation shows it; quoted, it would read as part of the answer.
         if previous.kind == "heading":
             return False
-        return (
-            len(sentence.text) < MIN_STANDALONE_CHARS
-            or ExtractiveAnswerer._points_back(sentence)
-            or _inverted_pronoun(sentence.text, language)
-        )
+        return len(sentence.text) < MIN_STANDALONE_CHARS or ExtractiveAnswerer._points_back(sentence, language=language)
 
     @staticmethod
-    def _points_back(sentence: Sentence, demonstrative_only: bool = False) -> bool:
-        """Tell whether a sentence opens with an anaphor or holds a demonstrative ("… these issues")."""
+    def _points_back(sentence: Sentence, demonstrative_only: bool = False, language: str | None = None) -> bool:
+        """Tell whether a sentence opens with an anaphor, puts a pronoun of `language` after its verb ("Zawiera on
+        …"), or holds a demonstrative ("… these issues")."""
         words = split_into_words(sentence.text)
         if is_cjk(sentence.text):
             return CJK_POINTERS.search(sentence.text) is not None
-        opens = not demonstrative_only and bool(words and words[0] in ANAPHORS)
+        opens = not demonstrative_only and (
+            bool(words and words[0] in ANAPHORS) or _inverted_pronoun(sentence.text, language)
+        )
         return opens or any(word in POINTERS for word in words[1:])
 
     @staticmethod
@@ -588,23 +587,21 @@ class ExtractiveAnswerer(Answerer):
     ) -> tuple[list[ScoredSentence], bool]:
         """Put first the sentence that restates a "why" question most (its reason follows it), and tell whether
         one does: "Il est demandé … de maîtriser l'anglais" before "Chaque demande … doit être justifiée"."""
-        shares = [ExtractiveAnswerer._restated_share(request, item) for item in chosen]
-        if max(shares) < RESTATED_SHARE:
+        # A sentence holding RESTATED_SHARE of the question's words, by weight, restates it.
+        question = strip_instructions(request.standalone_question)
+        terms = set(extract_terms(question, request.retrieval.language))
+        weights = {term: request.retrieval.term_weights.get(term, 1.0) for term in terms}
+        total = sum(weights.values()) or 1.0
+
+        def share(item: ScoredSentence) -> float:
+            strength = term_strength(item.terms, request.retrieval.translations)
+            return sum(weight for term, weight in weights.items() if strength(term)) / total
+
+        shares = [share(item) for item in chosen]
+        if not terms or max(shares) < RESTATED_SHARE:
             return chosen, False
         restating = chosen[shares.index(max(shares))]
         return [restating] + [item for item in chosen if item is not restating], True
-
-    @staticmethod
-    def _restated_share(request: AnswerRequest, item: ScoredSentence) -> float:
-        """Return the share of the question's words, by weight, that a sentence holds: from RESTATED_SHARE on,
-        it restates a "why" question, and the reason is in the sentence after it."""
-        question = strip_instructions(request.standalone_question)
-        terms = set(extract_terms(question, request.retrieval.language))
-        if not terms:
-            return 0.0
-        strength = term_strength(item.terms, request.retrieval.translations)
-        weights = {term: request.retrieval.term_weights.get(term, 1.0) for term in terms}
-        return sum(weights[term] for term in terms if strength(term)) / (sum(weights.values()) or 1.0)
 
     def _add_context(
         self,
@@ -646,8 +643,7 @@ class ExtractiveAnswerer(Answerer):
                 # names ("Этот фильтр …" after "После применения фильтра «Масляная краска»") would read as
                 # speaking of the best sentence's subject.
                 elsewhere = item.passage.source != chosen[0].passage.source
-                pointing = self._points_back(item.sentence) or _inverted_pronoun(item.sentence.text, language)
-                if not quotable and elsewhere and pointing:
+                if not quotable and elsewhere and self._points_back(item.sentence, language=language):
                     continue
                 for index in quotable:
                     take(item, index)
