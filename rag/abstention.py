@@ -23,6 +23,7 @@ from rag.text import (
     find_rare_words,
     find_specific_tokens,
     has_answer_type,
+    is_everyday_compound,
     is_portable_name,
     is_stopword,
     missing_qualifiers,
@@ -277,6 +278,9 @@ def measure_signals(
     lowered = normalize(lead.text)
     named = find_specific_tokens(question)
     missing = [token for token in named if not _mentions(lowered, token) and not _topic_wide(token, common, language)]
+    # Across languages a compound of everyday words is translated ("text-only" is "reine Textversion").
+    if word_language(lead.text) != word_language(question):
+        missing = [token for token in missing if not is_everyday_compound(token, word_language(question))]
     # A question naming several options gives context with some ("… при safe-upgrade и full-upgrade"): one
     # of them written in lower case (an option, a file, a command, not a product's name) may sit in the
     # next passage. A swapped product ("Microsoft Access") is capitalized and still refuses.

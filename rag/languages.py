@@ -35,7 +35,8 @@ WORDS = {
         opening="wie was wer wann wo warum welche welcher welches welchen welchem wieso weshalb woher wohin",
         questions={
             "duration": r"wie lange",
-            "number": r"wie ?viele?|welche[rsnm]? (?:version|größe|anzahl)",
+            "number": r"wie ?viele?|wie (?:lang|groß|hoch|breit|tief|schwer)|"
+            r"welche[rsnm]? (?:version|größe|anzahl|länge)",
             "command": r"welche[rns]? (?:befehl|kommando)\w*|mit welchem (?:befehl|kommando)",
             "date": r"wann|seit wann|in welchem (?:jahr|monat)",
             # German capitalizes nouns: its names are those rag.text.find_english_nouns tells from them.
@@ -52,7 +53,7 @@ WORDS = {
         opening="que qu'est-ce quel quelle quels quelles combien comment pourquoi où quand qui",
         questions={
             "duration": r"combien de temps|pendant combien|en combien de temps",
-            "number": r"combien|quel(?:le)?s? (?:version|taille|nombre|pourcentage|quantité)",
+            "number": r"combien|quel(?:le)?s? (?:version|taille|nombre|pourcentage|quantité|longueur|largeur|hauteur)",
             "command": r"quel(?:le)?s? commandes?|avec quelle commande",
             "date": r"quand|depuis quand|en quel(?:le)? (?:année|mois)|à quelle date",
             "person": r"qui",
@@ -68,7 +69,7 @@ WORDS = {
         opening="qué cuál cuáles cuánto cuánta cuántos cuántas cómo dónde cuándo quién quiénes",
         questions={
             "duration": r"cuánto tiempo|durante cuánto",
-            "number": r"cuánt[oa]s?|qué (?:versión|tamaño|cantidad|porcentaje)",
+            "number": r"cuánt[oa]s?|qué (?:versión|tamaño|cantidad|porcentaje|longitud|anchura|altura)",
             "command": r"qué comandos?|con qué comando|cuál(?:es)? (?:es|son) el comando",
             "date": r"cuándo|en qué (?:año|mes)",
             "person": r"quién(?:es)?",
@@ -84,7 +85,7 @@ WORDS = {
         opening="che cosa quale quali quanto quanta quanti quante come dove perché quando chi",
         questions={
             "duration": r"quanto tempo|per quanto tempo",
-            "number": r"quant[ioea]|quale (?:versione|dimensione)",
+            "number": r"quant[ioea]|quale (?:versione|dimensione|lunghezza|larghezza|altezza)",
             "command": r"quale comando|quali comandi|che comando|con quale comando",
             "date": r"quando|in (?:che|quale) (?:anno|mese)",
             "person": r"chi",
@@ -100,7 +101,7 @@ WORDS = {
         opening="que qual quais quanto quanta quantos quantas como onde porque quando quem",
         questions={
             "duration": r"quanto tempo|por quanto tempo",
-            "number": r"quant[oa]s?|qual (?:versão|tamanho|quantidade)",
+            "number": r"quant[oa]s?|qual (?:versão|tamanho|quantidade|comprimento|largura|altura)",
             "command": r"qual comando|quais comandos|que comando|com que comando",
             "date": r"quando|em que (?:ano|mês)",
             "person": r"quem",
@@ -116,7 +117,7 @@ WORDS = {
         opening="wat welke welk hoeveel hoe waar waarom wanneer wie",
         questions={
             "duration": r"hoe lang",
-            "number": r"hoeveel|welke (?:versie|grootte)",
+            "number": r"hoeveel|hoe (?:groot|hoog|breed|zwaar)|welke (?:versie|grootte|lengte)",
             "command": r"welke? (?:commando|opdracht)\w*|met welk commando",
             "date": r"wanneer|in welk (?:jaar|maand)",
             "person": r"wie",
@@ -135,7 +136,7 @@ WORDS = {
         "jakiej jakim jakich ile jak gdzie kiedy dlaczego czemu czy skąd dokąd",
         questions={
             "duration": r"jak długo|ile czasu|przez ile (?:dni|lat|godzin|minut|sekund)",
-            "number": r"ile|jak wiele|jak\w* (?:wersj\w*|rozmiar\w*|liczb\w*)",
+            "number": r"ile|jak wiele|jak\w* (?:wersj\w*|rozmiar\w*|liczb\w*|długoś\w*|szerokoś\w*|wysokoś\w*)",
             "command": r"(?:jak|któr)\w* (?:polecen\w*|komend\w*)",
             "date": r"kiedy|od kiedy|w (?:którym|jakim) (?:roku|miesiącu)",
             "person": r"kto|przez kogo|czyj\w*",

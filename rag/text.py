@@ -426,6 +426,11 @@ def _join_parentheses(text: str, spans: list[tuple[int, int]]) -> list[tuple[int
     return joined
 
 
+# A footnote mark ("[9]", "[12]") standing right before a word.
+_FOOTNOTE_BEFORE = re.compile(r"\[\d{1,3}\]\s*$")
+FOOTNOTE_CHARS = 6
+
+
 def find_names(text: str) -> list[str]:
     """Return the normalized capitalized words that do not open a sentence (names, places, acronyms).
 
@@ -441,6 +446,12 @@ def find_names(text: str) -> list[str]:
         before = match.start() - 1
         while before >= 0 and text[before].isspace():
             before -= 1
+        # A footnote mark closes the sentence before ("… было создано.[9] Подпись …").
+        mark = _FOOTNOTE_BEFORE.search(text, max(0, before - FOOTNOTE_CHARS), before + 1)
+        if mark:
+            before = mark.start() - 1
+            while before >= 0 and text[before].isspace():
+                before -= 1
         # A table cell or a list item opens with a capital too ("libpam-cracklib | Pluggable …", "• Ubuntu …").
         opens_sentence = before < 0 or text[before] in '.!?:;«"(–—-|•¿¡'
         word = match.group()
@@ -606,8 +617,10 @@ _QUESTION_WORD = {
         re.IGNORECASE,
     ),
     "number": re.compile(
-        r"\b(сколько|скольких|как часто|как(?:ая|ую|ой|ие|ого) (?:верси|размер|объ[её]м|процент|дол[яю])\w*|"
-        r"how (?:much|many|long|big|large|old|often)|(?:what|which) (?:amount|share|percentage|number|size|version))\b",
+        r"\b(сколько|скольких|как часто|"
+        r"как(?:ая|ую|ой|ие|ого) (?:верси|размер|объ[её]м|процент|дол[яю]|длин|ширин|высот|глубин|вес|скорост)\w*|"
+        r"how (?:much|many|long|big|large|old|often|wide|high|deep|heavy|fast)|"
+        r"(?:what|which) (?:amount|share|percentage|number|size|version|length|width|height|depth|weight|speed))\b",
         re.IGNORECASE,
     ),
     "command": re.compile(r"\b(как(?:ой|ую|ими) команд\w*|(?:what|which) commands?)\b", re.IGNORECASE),
@@ -616,7 +629,8 @@ _QUESTION_WORD = {
         re.IGNORECASE,
     ),
     # "Кто руководит …", "Who maintains …": a person or an organisation, i.e. a name ("Кому …" asks for anything).
-    "person": re.compile(r"\b(кто|who)\b", re.IGNORECASE),
+    # "Как зовут …" asks for a person's name only ("как называется" for a thing's).
+    "person": re.compile(r"\b(кто|who|как (?:(?:его|её|ее|их) )?(?:зов[уё]т|звали))\b", re.IGNORECASE),
 }
 # A question asking for a key or key combination, anywhere in it ("Как с клавиатуры открыть …", "What is the
 # keyboard shortcut for …", "Quel raccourci clavier …"): GUI help answers it with keys.
@@ -924,6 +938,21 @@ def _specific(text: str) -> list[str]:
     tokens = [token.strip(".-") for token in tokens if len(token.strip(".-")) >= 2]
     # A phrase joined by hyphens around a function word ("easy-to-configure", "up-to-date") is words, not a name.
     return [token for token in tokens if not (_HYPHENATED_WORDS.fullmatch(token) and _has_function_part(token))]
+
+
+# Parts used at least this often (Zipf) are everyday words: "text-only", "read-only", "command-line", not
+# "apt-get" or "safe-upgrade".
+EVERYDAY_ZIPF = 4.5
+
+
+def is_everyday_compound(token: str, language: str | None) -> bool:
+    """Tell whether a hyphenated token joins everyday words of `language` ("text-only"): another language
+    translates it ("reine Textversion"), where a name or option ("apt-get", "cruft-ng") is written alike."""
+    from wordfreq import zipf_frequency
+
+    return bool(_HYPHENATED_WORDS.fullmatch(token)) and all(
+        zipf_frequency(part, language or "en") >= EVERYDAY_ZIPF for part in token.split("-")
+    )
 
 
 def _has_function_part(token: str) -> bool:

@@ -350,3 +350,26 @@ def test_an_inverted_pronoun_after_a_heading_is_quoted_without_it(tmp_path: Path
     answer = engine.ask("Co zawiera nazwę kodową wydania?")
     assert not answer.abstained and "Zawiera on identyfikator" in answer.answer, answer.answer
     assert "Plik os-release" not in answer.answer
+
+
+def test_an_english_question_over_german_text_quotes_the_sentence_that_answers_it(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    """German and English share a script but not words: "Version" in a German sentence is no keyword evidence
+    for "version", and "text-only", translated as "reine Textversion", is no token the answer must spell."""
+    folder = tmp_path / "handbuch"
+    german = [
+        "Das Programm netstat zeigt eine Zusammenfassung der Netzaktivitäten eines Rechners. Die Option -c "
+        "frischt die Liste der Verbindungen fortlaufend auf.",
+        "Das Programm nmap scannt die Ports entfernter Rechner und listet die Ports auf, an denen eine Anwendung "
+        "auf Anfragen wartet.",
+        "Ein jüngeres Programm, wireshark, zeigt die erfassten Pakete grafisch in einer Gliederung an, die auf den "
+        "Protokollschichten beruht. Für den Fall, dass man keine grafische Oberfläche einsetzen kann, gibt es auch "
+        "eine reine Textversion von wireshark namens tshark. Falls die grafische Oberfläche erforderlich wird, "
+        "können die Pakete in einer Datei gespeichert und in eine grafische Version von wireshark geladen werden.",
+    ]
+    _write_pages(folder, "Seite", german)
+    engine = build_corpus_engine(Settings(data_dir=tmp_path / "data"), [folder], embedder, notify=lambda _: None)
+    answer = engine.ask("What is the text-only version of wireshark called?")
+    assert not answer.abstained, answer.answer
+    assert "namens tshark" in answer.answer.split("[1]")[0], answer.answer

@@ -26,8 +26,10 @@ from rag.text import (
     counted_noun,
     expected_answer_type,
     extract_terms,
+    find_names,
     find_specific_tokens,
     has_answer_type,
+    is_everyday_compound,
     missing_qualifiers,
     stem_word,
     strip_instructions,
@@ -200,6 +202,38 @@ def test_question_types_and_specific_tokens() -> None:
     assert "--purge" not in find_specific_tokens("remove with --purge") and "purge" in find_specific_tokens(
         "remove with --purge"
     )
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        # A measured size asks for a number, in each language's words for it.
+        ("Какой длины должен быть ключ GPG?", "number"),
+        ("What length must the key have?", "number"),
+        ("Wie lang muss der Schlüssel sein?", "number"),
+        ("Wie lange dauert der Vorgang?", "duration"),
+        ("Quelle longueur doit avoir la clé ?", "number"),
+        # "Как зовут" asks for a person's name; "как называется", a thing's.
+        ("Как зовут администратора архива?", "person"),
+        ("Как его звали?", "person"),
+        ("Как называется программа?", None),
+    ],
+)
+def test_measures_ask_for_numbers_and_names_of_people_for_persons(question: str, kind: str | None) -> None:
+    assert expected_answer_type(question) == kind
+
+
+def test_a_footnote_mark_ends_the_sentence_before_it() -> None:
+    """A word after "… было создано.[9]" opens a sentence: it is no name."""
+    assert find_names("Содержание архива не было подделано с тех пор, как оно было создано.[9] Подпись верна.") == []
+    assert find_names("Архив создан. [12] Эта подпись верна.") == []
+    assert find_names("Ключ передал [1] Пётр.") == ["петр"]
+
+
+def test_only_compounds_of_everyday_words_are_translated() -> None:
+    assert is_everyday_compound("text-only", "en") and is_everyday_compound("read-only", "en")
+    assert not is_everyday_compound("apt-get", "en") and not is_everyday_compound("safe-upgrade", "en")
+    assert not is_everyday_compound("cruft-ng", "en") and not is_everyday_compound("x86-64", "en")
 
 
 def test_injected_instructions_are_cut_from_llm_prompts() -> None:

@@ -45,6 +45,7 @@ from rag.text import (
     strip_instructions,
     without_question_words,
     word_language,
+    written_language,
 )
 
 logger = logging.getLogger("citechat.answering")
@@ -234,6 +235,11 @@ def _with_heading(
     return lambda term: max(own(term), HEADING_SHARE * titled(term))
 
 
+def _alike_only(strength: Callable[[str], float], alike: set[str]) -> Callable[[str], float]:
+    """Return `strength` for the question stems written `alike` in every language, 0 for the others."""
+    return lambda term: strength(term) if term in alike else 0.0
+
+
 def _next_chunk(passage: Passage, passages: Sequence[Passage]) -> Passage | None:
     """Return the retrieved chunk that continues `passage` in its section (the same source and heading,
     starting right after it), if any."""
@@ -388,12 +394,14 @@ class ExtractiveAnswerer(Answerer):
         wanted = expected_answer_type(question)
         # A question "по умолчанию / by default" is answered by a sentence that says which is the default.
         qualified = bool(asked_qualifiers(question))
+        named = find_names(question) + find_rare_words(question) + find_specific_tokens(question)
         # "Que fait l'option MultiViews ?": a sentence whose subject is the asked thing.
-        things: set[str] = set()
-        if asks_about_thing(question):
-            named = find_names(question) + find_rare_words(question) + find_specific_tokens(question)
-            things = {normalize(name) for name in named}
+        things = {normalize(name) for name in named} if asks_about_thing(question) else set()
+        # What every language of a script writes alike: the question's names, rare words and options.
+        alike = {term for name in named for term in extract_terms(name, retrieval.language)}
         question_language = detect_language(request.standalone_question)
+        # Latin-script languages share a script: a German sentence is no native answer to an English question.
+        question_words = written_language(request.standalone_question)
         passage_language = {passage.chunk_id: detect_language(passage.text) for passage in retrieval.passages}
         # A section heading says what its sentences are about ("Загрузка вашего ключа SSH на Launchpad").
         section_terms = {
@@ -408,18 +416,26 @@ class ExtractiveAnswerer(Answerer):
                 terms = set(extract_terms(sentence.text, retrieval.language))
                 coverage = 0.0
                 language = detect_language(sentence.text)
+                written = written_language(sentence.text)
+                native = (
+                    language == question_language
+                    and (question_words is None or written is None or written == question_words)
+                ) or sentence.kind == "code"
                 # A foreign-language line inside a document (a source title, a quote) shares words
                 # with same-language questions by accident, so only native sentences earn keyword credit.
                 if language == passage_language[passage.chunk_id] or sentence.kind == "code":
                     opens = index > 0 and passage.sentences[index - 1].kind == "heading"
                     titled = section_terms[passage.chunk_id] if opens else set()
-                    coverage = weighted_coverage(
-                        retrieval.query_terms, weights, _with_heading(terms, titled, retrieval.translations)
-                    )
+                    strength = _with_heading(terms, titled, retrieval.translations)
+                    # A sentence in another language of the same script shares the question's names and
+                    # options as they are; another shared word is a cognate, as often as not by chance
+                    # ("grafische Version" for "text-only version").
+                    if not native and language == question_language:
+                        strength = _alike_only(strength, alike)
+                    coverage = weighted_coverage(retrieval.query_terms, weights, strength)
                 if sentence.kind == "meta" and coverage < META_MIN_COVERAGE:
                     continue
                 similarity = contextual_similarity(sentence, passage, retrieval.query_embedding)
-                native = language == question_language or sentence.kind == "code"
                 candidates.append(_Candidate(sentence, passage, index, similarity, coverage, terms, native))
         estimate = fit_coverage_by_similarity([(item.similarity, item.coverage) for item in candidates if item.native])
         follow_up = _follow_up_adjustments(request, candidates)
