@@ -24,14 +24,14 @@ CORPORA = Path(__file__).resolve().parent / "corpora"
 # name: (overall, correct refusals, most false refusals), measured 2026-12-07 (bench/corpora.py) less about
 # one question's worth.
 FLOORS = {
-    "aptitude-ru": (0.81, 0.85, 0.10),
+    "aptitude-ru": (0.80, 0.81, 0.10),
     "debian-reference-en": (0.91, 0.71, 0.03),
     "mixed-ru-en": (0.84, 0.71, 0.04),
     "packaging-ru-pdf": (0.85, 0.85, 0.04),
-    # The development corpora for other Latin-script languages (measured 0.824, 0.86, 0; 0.867, 0.86, 0;
+    # The development corpora for other Latin-script languages (measured 0.912, 1, 0; 0.889, 0.91, 0;
     # 0.967, 0.86, 0).
     "handbook-fr": (0.79, 0.71, 0.04),
-    "handbook-de-dev": (0.83, 0.71, 0.05),
+    "handbook-de-dev": (0.86, 0.81, 0.05),
     "handbook-es": (0.93, 0.71, 0.05),
     # Chinese and Japanese handling (measured 0.933, 0.86, 0), and partly translated Russian help (0.812,
     # 0.86, 0.08).
