@@ -623,7 +623,13 @@ _QUESTION_WORD = {
         r"(?:what|which) (?:amount|share|percentage|number|size|version|length|width|height|depth|weight|speed))\b",
         re.IGNORECASE,
     ),
-    "command": re.compile(r"\b(как(?:ой|ую|ими) команд\w*|(?:what|which) commands?)\b", re.IGNORECASE),
+    # "What should I run …", "Что нужно выполнить …" ask for a command too.
+    "command": re.compile(
+        r"\b(как(?:ой|ую|ими) команд\w*|(?:what|which) commands?|"
+        r"что (?:нужно|надо|следует|необходимо) (?:выполнить|запустить|ввести)|"
+        r"what (?:should|do|can|must) (?:i|you|we|one) (?:run|execute|type))\b",
+        re.IGNORECASE,
+    ),
     "date": re.compile(
         r"\b(когда|в как(?:ом|ие|ой) (?:год|месяц|день)\w*|(?:what|which) (?:year|date|month)|when)\b",
         re.IGNORECASE,
@@ -681,10 +687,12 @@ _NUMBER = re.compile(
     r"hundred|thousand|million|billion|dozen|half)\b",
     re.IGNORECASE,
 )
+# A date written with dots or slashes has a four-digit year: "1.2.12" is a section's number. The month May is
+# capitalized: "may" is the verb.
 _DATE = re.compile(
-    r"\b(1[5-9]|20)\d\d\b|\b(январ|феврал|март|апрел|ма[йя]|июн|июл|август|сентябр|октябр|ноябр|декабр|"
-    r"january|february|march|april|may|june|july|august|september|october|november|december)\w*|"
-    r"\b(век\w*|столети\w*|century|centuries|decade|десятилети\w*)\b|\b\d{1,2}[./]\d{1,2}[./]\d{2,4}\b",
+    r"\b(1[5-9]|20)\d\d\b|\b(январ|феврал|март|апрел|ма[йяе]|июн|июл|август|сентябр|октябр|ноябр|декабр|"
+    r"january|february|march|april|june|july|august|september|october|november|december)\w*|\b(?-i:May)\b|"
+    r"\b(век\w*|столети\w*|century|centuries|decade|десятилети\w*)\b|\b\d{1,2}[./]\d{1,2}[./](?:1[5-9]|20)\d\d\b",
     re.IGNORECASE,
 )
 

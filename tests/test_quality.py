@@ -217,10 +217,22 @@ def test_question_types_and_specific_tokens() -> None:
         ("Как зовут администратора архива?", "person"),
         ("Как его звали?", "person"),
         ("Как называется программа?", None),
+        # Asking what to run asks for a command.
+        ("What should you run if modules.dep is broken?", "command"),
+        ("Что нужно выполнить, чтобы обновить список пакетов?", "command"),
+        ("What do you think of it?", None),
     ],
 )
 def test_measures_ask_for_numbers_and_names_of_people_for_persons(question: str, kind: str | None) -> None:
     assert expected_answer_type(question) == kind
+
+
+def test_a_section_number_and_the_verb_may_are_no_dates() -> None:
+    question = "In which year was udev first released?"
+    assert not has_answer_type("Modules may not be loaded (see Section 1.2.12).", "date", question)
+    assert has_answer_type("It was first released in May.", "date", question)
+    assert has_answer_type("Выпуск состоялся в мае.", "date", "Когда вышел выпуск?")
+    assert has_answer_type("Signed on 07.12.2026.", "date", question)
 
 
 def test_a_footnote_mark_ends_the_sentence_before_it() -> None:
@@ -913,3 +925,27 @@ def test_what_a_thing_does_is_answered_by_the_sentence_it_is_the_subject_of(embe
     assert asks_about_thing("Что делает команда aptitude why?") and asks_about_thing("What does systemctl do?")
     assert not asks_about_thing("Which command enables MultiViews?")
     assert asks_about_thing("Czym jest brama?") and not asks_about_thing("Który plik zawiera numer wersji?")
+
+
+def test_the_asked_value_joins_only_from_a_sentence_naming_what_the_question_names(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    """A year next to another word of the question ("released") is the value of something else."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "udev.txt").write_text(
+        "The udev system\n\nThe udev system provides mechanism for the automatic hardware discovery and "
+        "initialization since Linux kernel 2.6. Upon discovery of each device by the kernel, the udev system starts "
+        "a user process which loads the required kernel modules and creates corresponding device nodes. If "
+        "modules.dep was not generated properly, modules may not be loaded as expected by the udev system.\n",
+        encoding="utf-8",
+    )
+    (docs / "init.txt").write_text(
+        "The normal Debian system\n\nThe normal Debian system is the fourth stage of the boot process. The system "
+        'kernel continues to run in this environment. "/sbin/init" is symlinked to "/lib/systemd/systemd" after '
+        "Debian 8 Jessie (released in 2015).\n",
+        encoding="utf-8",
+    )
+    engine = build_corpus_engine(Settings(data_dir=tmp_path / "data"), [docs], embedder, notify=lambda _: None)
+    answer = engine.ask("In which year was udev first released?")
+    assert answer.abstained and "2015" not in answer.answer, answer.answer

@@ -240,6 +240,11 @@ def _alike_only(strength: Callable[[str], float], alike: set[str]) -> Callable[[
     return lambda term: strength(term) if term in alike else 0.0
 
 
+def _follows(sentence: ScoredSentence, other: ScoredSentence) -> bool:
+    """Tell whether `sentence` comes right after `other` in its passage."""
+    return sentence.passage.chunk_id == other.passage.chunk_id and sentence.index == other.index + 1
+
+
 def _next_chunk(passage: Passage, passages: Sequence[Passage]) -> Passage | None:
     """Return the retrieved chunk that continues `passage` in its section (the same source and heading,
     starting right after it), if any."""
@@ -476,6 +481,13 @@ class ExtractiveAnswerer(Answerer):
         # the question only through another word ("255 characters" of DNS records for a password's length).
         counted = set(extract_terms(counted_noun(question), retrieval.language))
         subject_terms = topic_terms - counted or topic_terms
+        # What the question names ("udev"): the asked value joins only from a sentence that names it too, not one
+        # sharing another word ("… Debian 8 Jessie (released in 2015)" for "In which year was udev first released?").
+        named = topic_terms & {
+            term
+            for name in find_names(question) + find_rare_words(question) + find_specific_tokens(question)
+            for term in extract_terms(name, retrieval.language)
+        }
 
         def matched(terms: set[str], present: set[str]) -> set[str]:
             strength = term_strength(present, retrieval.translations)
@@ -515,6 +527,18 @@ class ExtractiveAnswerer(Answerer):
                 and self._has_value(candidate.passage, candidate.index, wanted, question)
                 and (not topic_terms or bool(matched(subject_terms, candidate.terms)))
             )
+            # Nor does it join by another shared word: it would supply the value of something else. (The sentence
+            # right after a chosen one goes on speaking of it: "… какую именно версию использовать. Имеет смысл
+            # использовать наиболее свежую версию: 9.")
+            if (
+                not typed
+                and named
+                and not matched(named, candidate.terms)
+                and wanted in VALUE_TYPES
+                and self._has_value(candidate.passage, candidate.index, wanted, question)
+                and not any(_follows(candidate, item) for item in chosen)
+            ):
+                continue
             # A "why" question can have several reasons: another close sentence is a part, not padding.
             if not adds and not adds_type and not (asks_why and candidate.score >= best.score - WHY_MARGIN):
                 continue
