@@ -25,7 +25,7 @@ CORPORA = Path(__file__).resolve().parent / "corpora"
 # one question's worth.
 FLOORS = {
     "aptitude-ru": (0.80, 0.81, 0.10),
-    "debian-reference-en": (0.91, 0.71, 0.03),
+    "debian-reference-en": (0.85, 0.63, 0.03),
     "mixed-ru-en": (0.84, 0.71, 0.04),
     "packaging-ru-pdf": (0.85, 0.85, 0.04),
     # The development corpora for other Latin-script languages (measured 0.912, 1, 0; 0.889, 0.91, 0;
