@@ -240,6 +240,11 @@ def _alike_only(strength: Callable[[str], float], alike: set[str]) -> Callable[[
     return lambda term: strength(term) if term in alike else 0.0
 
 
+def _named(question: str) -> list[str]:
+    """Return what a question names: its capitalized names, rare words and specific tokens ("udev", "--purge")."""
+    return find_names(question) + find_rare_words(question) + find_specific_tokens(question)
+
+
 def _follows(sentence: ScoredSentence, other: ScoredSentence) -> bool:
     """Tell whether `sentence` comes right after `other` in its passage."""
     return sentence.passage.chunk_id == other.passage.chunk_id and sentence.index == other.index + 1
@@ -399,7 +404,7 @@ class ExtractiveAnswerer(Answerer):
         wanted = expected_answer_type(question)
         # A question "по умолчанию / by default" is answered by a sentence that says which is the default.
         qualified = bool(asked_qualifiers(question))
-        named = find_names(question) + find_rare_words(question) + find_specific_tokens(question)
+        named = _named(question)
         # "Que fait l'option MultiViews ?": a sentence whose subject is the asked thing.
         things = {normalize(name) for name in named} if asks_about_thing(question) else set()
         # What every language of a script writes alike: the question's names, rare words and options.
@@ -483,11 +488,7 @@ class ExtractiveAnswerer(Answerer):
         subject_terms = topic_terms - counted or topic_terms
         # What the question names ("udev"): the asked value joins only from a sentence that names it too, not one
         # sharing another word ("… Debian 8 Jessie (released in 2015)" for "In which year was udev first released?").
-        named = topic_terms & {
-            term
-            for name in find_names(question) + find_rare_words(question) + find_specific_tokens(question)
-            for term in extract_terms(name, retrieval.language)
-        }
+        named = topic_terms & {term for name in _named(question) for term in extract_terms(name, retrieval.language)}
 
         def matched(terms: set[str], present: set[str]) -> set[str]:
             strength = term_strength(present, retrieval.translations)
