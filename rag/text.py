@@ -431,6 +431,13 @@ _FOOTNOTE_BEFORE = re.compile(r"\[\d{1,3}\]\s*$")
 FOOTNOTE_CHARS = 6
 
 
+def _last_visible(text: str, index: int) -> int:
+    """Return the index of the last character at or before `index` that is not white space (-1 if none)."""
+    while index >= 0 and text[index].isspace():
+        index -= 1
+    return index
+
+
 def find_names(text: str) -> list[str]:
     """Return the normalized capitalized words that do not open a sentence (names, places, acronyms).
 
@@ -443,15 +450,11 @@ def find_names(text: str) -> list[str]:
     names: list[str] = []
     for match in re.finditer(r"[^\W\d_][\w-]*", text):
         # Look back over white space only, not at a copy of the text before: linear in the text's length.
-        before = match.start() - 1
-        while before >= 0 and text[before].isspace():
-            before -= 1
+        before = _last_visible(text, match.start() - 1)
         # A footnote mark closes the sentence before ("… было создано.[9] Подпись …").
         mark = _FOOTNOTE_BEFORE.search(text, max(0, before - FOOTNOTE_CHARS), before + 1)
         if mark:
-            before = mark.start() - 1
-            while before >= 0 and text[before].isspace():
-                before -= 1
+            before = _last_visible(text, mark.start() - 1)
         # A table cell or a list item opens with a capital too ("libpam-cracklib | Pluggable …", "• Ubuntu …").
         opens_sentence = before < 0 or text[before] in '.!?:;«"(–—-|•¿¡'
         word = match.group()

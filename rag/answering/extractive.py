@@ -245,6 +245,11 @@ def _named(question: str) -> list[str]:
     return find_names(question) + find_rare_words(question) + find_specific_tokens(question)
 
 
+def _stems(names: Sequence[str], language: str) -> set[str]:
+    """Return the stems of the given names (a name of several words has several)."""
+    return {term for name in names for term in extract_terms(name, language)}
+
+
 def _follows(sentence: ScoredSentence, other: ScoredSentence) -> bool:
     """Tell whether `sentence` comes right after `other` in its passage."""
     return sentence.passage.chunk_id == other.passage.chunk_id and sentence.index == other.index + 1
@@ -408,7 +413,7 @@ class ExtractiveAnswerer(Answerer):
         # "Que fait l'option MultiViews ?": a sentence whose subject is the asked thing.
         things = {normalize(name) for name in named} if asks_about_thing(question) else set()
         # What every language of a script writes alike: the question's names, rare words and options.
-        alike = {term for name in named for term in extract_terms(name, retrieval.language)}
+        alike = _stems(named, retrieval.language)
         question_language = detect_language(request.standalone_question)
         # Latin-script languages share a script: a German sentence is no native answer to an English question.
         question_words = written_language(request.standalone_question)
@@ -488,7 +493,7 @@ class ExtractiveAnswerer(Answerer):
         subject_terms = topic_terms - counted or topic_terms
         # What the question names ("udev"): the asked value joins only from a sentence that names it too, not one
         # sharing another word ("… Debian 8 Jessie (released in 2015)" for "In which year was udev first released?").
-        named = topic_terms & {term for name in _named(question) for term in extract_terms(name, retrieval.language)}
+        named = topic_terms & _stems(_named(question), retrieval.language)
 
         def matched(terms: set[str], present: set[str]) -> set[str]:
             strength = term_strength(present, retrieval.translations)
@@ -521,22 +526,21 @@ class ExtractiveAnswerer(Answerer):
             if any(candidate.sentence.text == item.sentence.text for item in chosen):
                 continue
             adds = matched(subject_terms - covered, candidate.terms)
-            # The asked value joins only in a sentence that speaks of the question too, not any number nearby.
-            adds_type = (
+            holds_value = (
                 not typed
                 and wanted is not None
                 and self._has_value(candidate.passage, candidate.index, wanted, question)
-                and (not topic_terms or bool(matched(subject_terms, candidate.terms)))
             )
+            # The asked value joins only in a sentence that speaks of the question too, not any number nearby.
+            adds_type = holds_value and (not topic_terms or bool(matched(subject_terms, candidate.terms)))
             # Nor does it join by another shared word: it would supply the value of something else. (The sentence
             # right after a chosen one goes on speaking of it: "… какую именно версию использовать. Имеет смысл
             # использовать наиболее свежую версию: 9.")
             if (
-                not typed
+                holds_value
+                and wanted in VALUE_TYPES
                 and named
                 and not matched(named, candidate.terms)
-                and wanted in VALUE_TYPES
-                and self._has_value(candidate.passage, candidate.index, wanted, question)
                 and not any(_follows(candidate, item) for item in chosen)
             ):
                 continue
