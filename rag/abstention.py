@@ -275,6 +275,14 @@ def measure_signals(
         and not any(match_strength(stem, lead_terms) for stem in extract_terms(name, language))
         and not _topic_wide(name, common, language)
     ]
+    # A label the question quotes names one thing ("команда «Применить маску слоя»"): the passage must name
+    # it as a whole, not only its words apart (a page on "Скрыть маску слоя" is about another command).
+    lead_sequence = extract_terms(lead.text, language)
+    signals.missing_names += [
+        label
+        for label in find_quoted_labels(question)
+        if detect_language(label) == lead.script and not _holds_phrase(lead_sequence, extract_terms(label, language))
+    ]
     lowered = normalize(lead.text)
     named = find_specific_tokens(question)
     missing = [token for token in named if not _mentions(lowered, token) and not _topic_wide(token, common, language)]
@@ -316,6 +324,19 @@ def measure_signals(
     ):
         signals.missing_type = wanted
     return signals
+
+
+def _holds_phrase(sequence: list[str], phrase: list[str]) -> bool:
+    """Tell whether the stems of a phrase of two words or more follow one another in `sequence`.
+
+    Each may be inflected otherwise ("Маски в выделение" for «Маска в выделение»): see match_strength.
+    """
+    if len(phrase) < 2:
+        return True
+    return any(
+        all(match_strength(stem, {sequence[start + offset]}) for offset, stem in enumerate(phrase))
+        for start in range(len(sequence) - len(phrase) + 1)
+    )
 
 
 def _mentions(lowered: str, token: str) -> bool:

@@ -641,6 +641,15 @@ _QUESTION_WORD = {
     # "Как зовут …" asks for a person's name only ("как называется" for a thing's).
     "person": re.compile(r"\b(кто|who|как (?:(?:его|её|ее|их) )?(?:зов[уё]т|звали))\b", re.IGNORECASE),
 }
+# The bare "when" of each language, and the words that make it ask for a case: useful, needed, allowed, available.
+_WHEN = re.compile(r"\b(?:когда|when|wann|quand|cu[áa]ndo|quando|wanneer|kiedy)\b", re.IGNORECASE)
+_SITUATION = re.compile(
+    r"\b(?:(?:полезн|нужн|необходим|доступн|недоступн|useful|necessar|nützlich|notwendig|verfügbar|nécessaire|"
+    r"disponibl|útil|necesari|necessari|disponibil|nuttig|beschikbaar|przydatn|potrzebn|dostępn)\w*|надо|следует|"
+    r"стоит|можно|нельзя|требуется|should|need|needs|needed|available|unavailable|recommended|must|can|nötig|sollte|"
+    r"muss|kann|utile|faut|doit|peut|debe|puede|deve|può|nodig|moet|kan|należy|można)\b",
+    re.IGNORECASE,
+)
 # A question asking for a key or key combination, anywhere in it ("Как с клавиатуры открыть …", "What is the
 # keyboard shortcut for …", "Quel raccourci clavier …"): GUI help answers it with keys.
 _KEY_QUESTION = re.compile(
@@ -731,13 +740,13 @@ def expected_answer_type(question: str) -> str | None:
     if _KEY_QUESTION.search(question):
         return "key"
     opening = " ".join(split_into_words(question)[:4])
-    for kind, pattern in _QUESTION_WORD.items():
-        if pattern.search(opening):
-            return kind
-    for kind, pattern in question_patterns(word_language(question)).items():
-        if pattern.search(opening):
-            return kind
-    return None
+    patterns = [*_QUESTION_WORD.items(), *question_patterns(word_language(question)).items()]
+    kind = next((kind for kind, pattern in patterns if pattern.search(opening)), None)
+    # "Когда она полезна?", "When should I use it?": a bare "when" of what is useful, needed or allowed asks
+    # in which case, not on what date.
+    if kind == "date" and _WHEN.search(opening) and _SITUATION.search(question):
+        return None
+    return kind
 
 
 def without_question_words(question: str) -> str:

@@ -221,6 +221,12 @@ def test_question_types_and_specific_tokens() -> None:
         ("What should you run if modules.dep is broken?", "command"),
         ("Что нужно выполнить, чтобы обновить список пакетов?", "command"),
         ("What do you think of it?", None),
+        # A bare "when" asks for a date, unless it asks in which case something is useful, needed or allowed.
+        ("Когда вышла версия GIMP 2.10?", "date"),
+        ("When was the canvas size changed?", "date"),
+        ("А когда она особенно полезна?", None),
+        ("When should I use aptitude instead of apt?", None),
+        ("Wann ist diese Option nützlich?", None),
     ],
 )
 def test_measures_ask_for_numbers_and_names_of_people_for_persons(question: str, kind: str | None) -> None:
@@ -432,6 +438,23 @@ def test_one_of_several_lower_case_tokens_may_be_context_but_a_swapped_product_r
     ]
     access = "Какой модуль LibreOffice открывает базы данных Microsoft Access?"
     assert missing(access, "Модуль Base LibreOffice открывает базы данных Microsoft SQL Server.") == ["access"]
+
+
+def test_a_quoted_label_must_be_named_whole_by_the_answers_passage() -> None:
+    def missing(question: str, evidence: str) -> list[str]:
+        retrieval = Retrieval(question, np.zeros(4, dtype=np.float32), extract_terms(question), [], {})
+        context = AnswerContext(text=evidence, script="ru")
+        return measure_signals(retrieval, set(), question, context).missing_names
+
+    question = "Какая комбинация клавиш у команды «Применить маску слоя»?"
+    # A page on another command of the same menu has the label's words, not the label.
+    other = "Скрыть маску слоя\nЧтобы применить команду, щёлкните по маске слоя, держа Ctrl."
+    assert missing(question, other) == ["Применить маску слоя"]
+    # The label inflected is the label.
+    assert missing(question, "Команду «Применить маски слоя» вызывает Ctrl+M.") == []
+    assert missing("Что делает «Маска в выделение»?", "Команда Маски в выделение заменяет выделение.") == []
+    # An English label in a Russian question is not looked for in a Russian passage.
+    assert missing("Что делает «Mask to Selection»?", "Команда Маска в выделение заменяет выделение.") == []
 
 
 def test_a_table_cell_or_list_item_opening_with_a_capital_is_no_name() -> None:
