@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 
 import Stemmer
@@ -924,6 +925,35 @@ def missing_qualifiers(question: str, text: str) -> list[str]:
         for name in asked_qualifiers(question)
         if not _QUALIFIERS[name][1].search(text) and not (own and own[1].search(text))
     ]
+
+
+# A condition ("если …", "if …", "wenn …"), up to the end of its clause, and the words that negate it.
+_CONDITION = re.compile(r"\b(?:если|if|wenn|falls|si|jeśli|jeżeli)\s+([^,;:?!]+)", re.IGNORECASE)
+# Words that may come before a condition opening its sentence ("Но если …", "And if …").
+CONDITION_OPENING_WORDS = 1
+_NEGATION = re.compile(
+    r"\b(?:не|нет|без|not|no|never|without|nicht|kein\w*|ohne|ne|pas|sans|sin|nie|bez)\b|n't\b", re.IGNORECASE
+)
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A condition clause: what it says, and whether it says it is not so ("если он не подписан")."""
+
+    text: str
+    negated: bool
+    # The condition opens its text ("Если цепь разорвать, …", "But if …"): the rest is what follows from it.
+    opens: bool = False
+
+
+def condition_of(text: str) -> Condition | None:
+    """Return the first condition a text states ("Что будет, если разорвать цепь?": "разорвать цепь"), else None."""
+    match = _CONDITION.search(text)
+    if match is None:
+        return None
+    clause = match.group(1)
+    opens = len(split_into_words(text[: match.start()])) <= CONDITION_OPENING_WORDS
+    return Condition(clause, _NEGATION.search(clause) is not None, opens)
 
 
 # Words joined by hyphens, no digits ("Firmware-Paket", "easy-to-configure").

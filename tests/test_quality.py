@@ -570,6 +570,28 @@ def test_a_command_question_takes_the_next_sentence_when_it_names_the_command() 
     assert chosen([0, 2, 1]) == texts[:1]
 
 
+def test_a_sentence_stating_the_asked_condition_joins_one_stating_its_opposite() -> None:
+    texts = [
+        "Если цепь у полей ширины и высоты не разорвана, то пропорции ширины и высоты не изменятся.",
+        "Ширину и высоту показывают в точках.",
+        "Если цепь разорвать, то ширину и высоту можно указать по отдельности.",
+    ]
+    passage = passage_of(texts)
+    answerer = ExtractiveAnswerer()
+
+    def chosen(question: str) -> list[str]:
+        retrieval = Retrieval(question, np.zeros(4, dtype=np.float32), extract_terms(question), [passage], {})
+        scored = [
+            ScoredSentence(sentence, passage, i, 1.0 - 0.01 * i, set(extract_terms(sentence.text)))
+            for i, sentence in enumerate(passage.sentences)
+        ]
+        return [item.sentence.text for item in answerer._choose(scored, question, retrieval)]
+
+    assert chosen("Что будет, если разорвать цепь у полей ширины и высоты?") == [texts[0], texts[2]]
+    # The best sentence states the asked case itself: nothing more is needed.
+    assert chosen("Что будет, если цепь у полей ширины и высоты не разорвана?") == texts[:1]
+
+
 def test_the_sentence_opening_a_section_shares_its_heading_words() -> None:
     question = "How do I upload the SSH key to Launchpad?"
     texts = [

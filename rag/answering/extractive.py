@@ -23,9 +23,11 @@ from rag.languages import anaphors
 from rag.models import Passage, Retrieval, Sentence
 from rag.text import (
     ANAPHORS,
+    Condition,
     asked_qualifiers,
     asks_about_thing,
     asks_for_reasons,
+    condition_of,
     counted_noun,
     counts_shared_words,
     detect_language,
@@ -177,6 +179,16 @@ def fit_coverage_by_similarity(points: Sequence[tuple[float, float]]) -> Callabl
     if slope <= 0:
         return None
     return lambda similarity: float(min(1.0, max(0.0, slope * similarity + intercept)))
+
+
+def _states(text: str, condition: Condition, language: str) -> bool:
+    """Tell whether a sentence opens with the question's condition: as often negated, and every word of it one
+    of the question's condition ("Если он не подписан, …" for "…, если индекс архива не подписан?")."""
+    own = condition_of(text)
+    if own is None or own.negated != condition.negated or not own.opens:
+        return False
+    terms = set(extract_terms(own.text, language))
+    return bool(terms) and terms <= set(extract_terms(condition.text, language))
 
 
 def _opens_with(text: str, things: set[str]) -> bool:
@@ -518,6 +530,10 @@ class ExtractiveAnswerer(Answerer):
             length += len(following.sentence.text)
             typed = True
         asks_why = asks_for_reasons(question)
+        # "Что будет, если разорвать цепь?": where the best sentence does not state that condition, a close one
+        # that does (not its opposite, "Если цепь не разорвана, …") says what follows from it.
+        condition = None if wanted else condition_of(question)
+        stated = condition is None or _states(best.sentence.text, condition, retrieval.language)
         for candidate in scored[1 : self._max_sentences * 4]:
             if len(chosen) >= self._max_sentences or candidate.score < best.score - JOIN_MARGIN:
                 break
@@ -544,9 +560,18 @@ class ExtractiveAnswerer(Answerer):
                 and not any(_follows(candidate, item) for item in chosen)
             ):
                 continue
+            states = (
+                condition is not None and not stated and _states(candidate.sentence.text, condition, retrieval.language)
+            )
             # A "why" question can have several reasons: another close sentence is a part, not padding.
-            if not adds and not adds_type and not (asks_why and candidate.score >= best.score - WHY_MARGIN):
+            if (
+                not adds
+                and not adds_type
+                and not states
+                and not (asks_why and candidate.score >= best.score - WHY_MARGIN)
+            ):
                 continue
+            stated = stated or states
             chosen.append(candidate)
             covered |= adds
             typed = typed or adds_type
