@@ -546,6 +546,25 @@ def test_a_sentence_without_the_asked_number_is_not_shown_once_the_answer_has_it
     assert shown("Why does Japan invest in supply chains?", chosen) == texts
 
 
+def test_a_command_in_code_is_shown_without_the_sentences_that_joined_it() -> None:
+    texts = [
+        "$ bzr dh-make hello 2.10 hello-2.10.tar.gz",
+        "Это руководство проведёт вас через создание пакета для приложения GNU Hello.",
+        "Установите пакет и проверьте, что он работает.",
+    ]
+    passage = passage_of(texts)
+    passage.sentences[0].kind = "code"
+    chosen = [ScoredSentence(sentence, passage, index, 1.0, set()) for index, sentence in enumerate(passage.sentences)]
+    answerer = ExtractiveAnswerer()
+
+    def shown(question: str) -> list[str]:
+        return [item.sentence.text for item in answerer._without_padding(chosen, question)]
+
+    assert shown("Какой командой создать новый пакет hello из tar-архива?") == texts[:1]
+    # Another kind of question keeps them: they may be its parts.
+    assert shown("Что делает bzr dh-make с пакетом hello?") == texts
+
+
 def test_a_command_question_takes_the_next_sentence_when_it_names_the_command() -> None:
     texts = [
         "Multiarch support lets users define foreign architectures on the current system.",

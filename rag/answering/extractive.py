@@ -579,12 +579,21 @@ class ExtractiveAnswerer(Answerer):
         return chosen
 
     def _without_padding(self, chosen: list[ScoredSentence], question: str) -> list[ScoredSentence]:
-        """Drop the further sentences without a number or date once the best one holds the asked one.
+        """Drop the further sentences without a number or date once the best one holds the asked one, and all
+        further sentences once the best one is the asked command, in code.
 
         They share the question's topic words, so they count as evidence that the answer is on topic (the
         refusal is judged with them), but they are no part of the answer.
         """
         wanted = expected_answer_type(question)
+        # A command in code is the whole answer (its lead-in comes with it as context).
+        best = chosen[0]
+        if (
+            wanted == "command"
+            and best.sentence.kind == "code"
+            and self._has_value(best.passage, best.index, wanted, question)
+        ):
+            return chosen[:1]
         if wanted not in VALUE_TYPES:
             return chosen
         valued = [item for item in chosen if self._has_value(item.passage, item.index, wanted, question)]
