@@ -318,8 +318,15 @@ def split_into_content_words(text: str, language: str | None) -> list[str]:
         words = [_drop_elision(word) for word in words]
     if language in SNOWBALL_LANGUAGES:
         words = [_drop_clitics(word, language) for word in words]
-    # In Japanese, pairs of hiragana are grammar ("した", "まし" of "ました"), not content.
-    return [word for word in words if not is_stopword(word, language) and not _HIRAGANA.fullmatch(word)]
+    # In Japanese, pairs of hiragana are grammar ("した", "まし" of "ました"), not content; a word of function
+    # words joined by hyphens is one too ("что-то", "какой-либо").
+    return [
+        word
+        for word in words
+        if not is_stopword(word, language)
+        and not _HIRAGANA.fullmatch(word)
+        and not ("-" in word and all(is_stopword(part, language) for part in word.split("-")))
+    ]
 
 
 _HIRAGANA = re.compile(r"[\u3040-\u309f]+")

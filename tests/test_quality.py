@@ -815,6 +815,13 @@ def test_japanese_grammar_kana_are_no_terms() -> None:
     assert not {"した", "まし", "たか", "は"} & set(terms)
 
 
+def test_function_words_joined_by_hyphens_are_no_terms() -> None:
+    assert extract_terms("А для пакетов Python есть что-то особое?", "ru") == ["пакет", "python", "особ"]
+    assert extract_terms("Есть ли какой-либо способ?", "ru") == ["способ"]
+    # A hyphenated word with a content part stays one term.
+    assert extract_terms("Was ist das Debian-Paket?", "de") == ["debian-pak"]
+
+
 def test_the_asked_role_must_be_in_the_best_passage_when_another_language_joined() -> None:
     question = "Who is the president of France?"
     lead_text = "There are two of them: the Debian France Association (in France), and debian.ch (Switzerland)."
