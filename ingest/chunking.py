@@ -9,6 +9,9 @@ from rag.text import is_lead_in, split_into_sentences
 
 # A heading path longer than this is cut: it is context for the embedding, not content.
 MAX_HEADING_CHARS = 200
+# A definition term heads the chunks that open inside its description, cut to this length, below every heading.
+MAX_TERM_CHARS = 80
+TERM_LEVEL = 7
 # A code block up to this size is one quotable unit; a longer one is split into line runs.
 MAX_CODE_SENTENCE_CHARS = 400
 # A new section starts a new chunk unless the current one is still this small (tiny sections merge).
@@ -111,6 +114,8 @@ def chunk_text(text: str, max_chars: int, blocks: list[Block] | None = None) -> 
     current: list[SentenceSpan] = []
     current_heading = ""
     first_block = 0
+    # The definition term the blocks after it describe ("why" before "Эта команда возвращает 0 …").
+    term = ""
 
     def flush() -> None:
         if current:
@@ -129,12 +134,17 @@ def chunk_text(text: str, max_chars: int, blocks: list[Block] | None = None) -> 
                 level = block.level or 6
                 stack = [(lvl, title) for lvl, title in stack if lvl < level]
                 stack.append((level, " ".join(text[block.start : block.end].split())))
+                term = ""
+            elif block.kind == "term":
+                term = " ".join(text[block.start : block.end].split())[:MAX_TERM_CHARS]
             for span in split_block(text, block):
                 if current and span.end - current[0].start > max_chars and not _only_headings(current):
                     flush()
                 if not current:
                     first_block = block_index
-                    current_heading = _heading_path(stack)
+                    # A chunk opening inside a definition's description is under its term, as under a heading.
+                    described = block.describes and term
+                    current_heading = _heading_path([*stack, (TERM_LEVEL, term)] if described else stack)
                 current.append(span)
             block_index += 1
     flush()

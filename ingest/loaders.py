@@ -209,8 +209,10 @@ class _HtmlBlocks:
     """Collects the blocks of an HTML body in reading order."""
 
     def __init__(self, root: Any) -> None:
-        # (kind, text, level, link characters)
-        self.blocks: list[tuple[BlockKind, str, int, int]] = []
+        # (kind, text, level, link characters, describes a definition term)
+        self.blocks: list[tuple[BlockKind, str, int, int, bool]] = []
+        # How many definition descriptions (<dd>) the walk is inside.
+        self._descriptions = 0
         self._inline: list[Any] = []
         # How many captions the walk is inside: their short blocks are captions.
         self._captions = 0
@@ -228,7 +230,7 @@ class _HtmlBlocks:
         if element.name == "pre":
             text = _INVISIBLE.sub("", element.get_text()).strip("\n").rstrip()
             if text.strip():
-                self.blocks.append(("code", text, 0, 0))
+                self.blocks.append(("code", text, 0, 0, self._descriptions > 0))
             return
         text, linked = _inline_text(element)
         if not text:
@@ -251,7 +253,7 @@ class _HtmlBlocks:
     def _append(self, kind: BlockKind, text: str, level: int, linked: int) -> None:
         if self._captions and kind in ("text", "item") and count_words(text) <= SHORT_LINE_WORDS:
             kind = "caption"
-        self.blocks.append((kind, text, level, linked))
+        self.blocks.append((kind, text, level, linked, self._descriptions > 0 and kind != "term"))
 
     @staticmethod
     def _is_caption(element: Any) -> bool:
@@ -321,10 +323,15 @@ class _HtmlBlocks:
         elif child.name == "tr" and self._is_simple_row(child):
             self.add_row(child)
         elif id(child) in self._holds_breaking_blocks:
+            # A description of several paragraphs: each of them describes the term before.
+            self._descriptions += child.name == "dd"
             self.walk(child)
             self.flush_inline()
+            self._descriptions -= child.name == "dd"
         else:
+            self._descriptions += child.name == "dd"
             self.add("item" if child.name in ("li", "td", "th", "dd") else "text", child)
+            self._descriptions -= child.name == "dd"
 
 
 def _load_html(data: bytes, path: Path) -> tuple[str, list[Block], list[str]]:
@@ -338,10 +345,10 @@ def _load_html(data: bytes, path: Path) -> tuple[str, list[Block], list[str]]:
     text_parts: list[str] = []
     blocks: list[Block] = []
     offset = 0
-    for kind, piece, level, linked in collector.blocks:
+    for kind, piece, level, linked, describes in collector.blocks:
         if text_parts:
             offset += 2
-        blocks.append(Block(offset, offset + len(piece), kind, level, linked))
+        blocks.append(Block(offset, offset + len(piece), kind, level, linked, describes))
         text_parts.append(piece)
         offset += len(piece)
     text = "\n\n".join(text_parts)

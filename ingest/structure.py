@@ -42,6 +42,8 @@ class Block:
     level: int = 0
     # Characters of link text in the block (HTML): a block made of links points elsewhere for its content.
     linked: int = 0
+    # The block describes the definition term before it (inside an HTML <dd>).
+    describes: bool = False
 
 
 def link_share(text: str, blocks: Sequence[Block], start: int, end: int) -> float:

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ingest.chunking import chunk_text
 from ingest.loaders import load_document, reflow_lines, strip_page_furniture
 from ingest.structure import segment_text
 from rag.abstention import AbstentionPolicy, AnswerContext, measure_signals
@@ -78,6 +79,25 @@ def test_html_structure_keeps_code_terms_rows_and_drops_navigation(tmp_path: Pat
     assert kinds["apt-mark hold имя-пакета"] == "code"
     assert kinds["Удержание пакета"] == "heading"
     assert kinds["apt clean | удаляет все загруженные файлы пакетов из кэша"] == "item"
+
+
+def test_a_chunk_opening_inside_a_definition_is_headed_by_its_term(tmp_path: Path) -> None:
+    description = " ".join(f"Пояснение номер {n} к этой команде занимает целую строку текста." for n in range(12))
+    path = tmp_path / "reference.html"
+    path.write_text(
+        "<html><body><h1>Действия</h1><dl><dt>why</dt><dd><p>Объясняет, почему пакет установлен.</p>"
+        f"<p>{description}</p><p>Эта команда возвращает 0 при успехе и 1 без объяснения.</p></dd>"
+        "<dt>clean</dt><dd>Удаляет загруженные файлы.</dd></dl><p>После списка.</p></body></html>",
+        encoding="utf-8",
+    )
+    document = load_document(path, MAX_BYTES)
+    describes = {document.text[b.start : b.end][:20]: b.describes for b in document.blocks}
+    assert describes["Эта команда возвраща"] and describes["Удаляет загруженные "]
+    assert not describes["why"] and not describes["После списка."] and not describes["Действия"]
+    chunks = chunk_text(document.text, 400, document.blocks)
+    last = next(chunk for chunk in chunks if "Эта команда возвращает" in chunk.text)
+    assert "why" not in last.text and last.heading == "Действия › why"
+    assert chunks[0].heading == "Действия"
 
 
 def test_a_lead_in_is_answered_with_the_command_it_announces(guide_engine: Engine) -> None:
