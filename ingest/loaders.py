@@ -244,11 +244,15 @@ class _HtmlBlocks:
         self._append(kind, text, level, linked)
 
     def add_row(self, row: Any) -> None:
-        """A table row is one line, its cells joined: a command stays beside what it does."""
-        cells = [_inline_text(cell) for cell in row.find_all(["td", "th"], recursive=False)]
+        """A table row is one line, its cells joined: a command stays beside what it does; a header row is a
+        title."""
+        found = row.find_all(["td", "th"], recursive=False)
+        cells = [_inline_text(cell) for cell in found]
         text = " | ".join(cell for cell, _ in cells if cell)
+        # A row of header cells names the columns ("file | permission | user"): a title of the rows below.
+        kind: BlockKind = "title" if all(cell.name == "th" for cell in found) else "item"
         if text:
-            self._append("item", text, 0, sum(linked for _, linked in cells))
+            self._append(kind, text, 0, sum(linked for _, linked in cells))
 
     def _append(self, kind: BlockKind, text: str, level: int, linked: int) -> None:
         if self._captions and kind in ("text", "item") and count_words(text) <= SHORT_LINE_WORDS:
