@@ -14,7 +14,13 @@ from ingest.loaders import load_document, reflow_lines, strip_page_furniture
 from ingest.structure import segment_text
 from rag.abstention import AbstentionPolicy, AnswerContext, measure_signals
 from rag.answering.base import AnswerRequest
-from rag.answering.extractive import ExtractiveAnswerer, ScoredSentence, fit_coverage_by_similarity, is_quotable
+from rag.answering.extractive import (
+    ExtractiveAnswerer,
+    ScoredSentence,
+    _column_terms,
+    fit_coverage_by_similarity,
+    is_quotable,
+)
 from rag.config import Settings
 from rag.embeddings import Embedder
 from rag.engine import Engine
@@ -586,6 +592,23 @@ def test_a_command_in_code_is_shown_without_the_sentences_that_joined_it() -> No
     assert shown("Какой командой создать новый пакет hello из tar-архива?") == texts[:1]
     # Another kind of question keeps them: they may be its parts.
     assert shown("Что делает bzr dh-make с пакетом hello?") == texts
+
+
+def test_a_table_row_has_its_header_row_as_context() -> None:
+    texts = [
+        "file | permission | user | group | description",
+        "/etc/passwd | -rw-r--r-- | root | root | user account information",
+        "/etc/group | -rw-r--r-- | root | root | group information",
+        "The second entry of /etc/passwd holds the password.",
+        "getent group name | browse group information",
+    ]
+    passage = passage_of(texts)
+    passage.sentences[0].kind = "title"
+    for index in (1, 2, 4):
+        passage.sentences[index].kind = "item"
+    columns = _column_terms(passage, "en")
+    # The rows under the header have its words; a row after the table's end does not.
+    assert set(columns) == {1, 2} and "permiss" in columns[2]
 
 
 def test_a_command_question_takes_the_next_sentence_when_it_names_the_command() -> None:

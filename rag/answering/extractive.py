@@ -88,6 +88,8 @@ VALUE_TYPES = ("number", "date", "duration")
 # per-question signals of bench/calibrate.py; the join margin is swept in bench/sweep.py (0 → 0.93
 # dev overall, 0.06 and 0.1 → 0.97; 0.1 also brings a second reason into "why" answers).
 LEXICAL_WEIGHT = 0.25
+# Table cells are joined by this in a row's line (ingest.loaders).
+TABLE_CELLS = " | "
 # A question word in the sentence's section heading counts this much of one in the sentence.
 HEADING_SHARE = 0.5
 PASSAGE_WEIGHT = 0.05
@@ -245,6 +247,21 @@ def _with_heading(
         return own
     titled = term_strength(heading_terms, translations)
     return lambda term: max(own(term), HEADING_SHARE * titled(term))
+
+
+def _column_terms(passage: Passage, language: str) -> dict[int, set[str]]:
+    """Return, for each table row of a passage under a header row, the header's terms: "permission" of
+    "file | permission | user" is what "-rw-r--r--" in "/etc/group | -rw-r--r-- | root" is."""
+    columns: dict[int, set[str]] = {}
+    header: set[str] = set()
+    for index, sentence in enumerate(passage.sentences):
+        if sentence.kind == "title" and TABLE_CELLS in sentence.text:
+            header = set(extract_terms(sentence.text, language))
+        elif sentence.kind == "item" and TABLE_CELLS in sentence.text and header:
+            columns[index] = header
+        else:
+            header = set()
+    return columns
 
 
 def _alike_only(strength: Callable[[str], float], alike: set[str]) -> Callable[[str], float]:
@@ -437,6 +454,7 @@ class ExtractiveAnswerer(Answerer):
         }
         candidates: list[_Candidate] = []
         for passage in retrieval.passages:
+            columns = _column_terms(passage, retrieval.language)
             for index, sentence in enumerate(passage.sentences):
                 if sentence.embedding is None or not is_quotable(sentence):
                     continue
@@ -452,7 +470,7 @@ class ExtractiveAnswerer(Answerer):
                 # with same-language questions by accident, so only native sentences earn keyword credit.
                 if language == passage_language[passage.chunk_id] or sentence.kind == "code":
                     opens = index > 0 and passage.sentences[index - 1].kind == "heading"
-                    titled = section_terms[passage.chunk_id] if opens else set()
+                    titled = (section_terms[passage.chunk_id] if opens else set()) | columns.get(index, set())
                     strength = _with_heading(terms, titled, retrieval.translations)
                     # A sentence in another language of the same script shares the question's names and
                     # options as they are; another shared word is a cognate, as often as not by chance
