@@ -249,8 +249,10 @@ class _HtmlBlocks:
         found = row.find_all(["td", "th"], recursive=False)
         cells = [_inline_text(cell) for cell in found]
         text = " | ".join(cell for cell, _ in cells if cell)
-        # A row of header cells names the columns ("file | permission | user"): a title of the rows below.
-        kind: BlockKind = "title" if all(cell.name == "th" for cell in found) else "item"
+        # A row of header cells names the columns ("file | permission | user"), or labels a note ("Подсказка"
+        # beside an icon's empty cell): a title of the rows below.
+        headers = [cell.name == "th" for cell, (piece, _) in zip(found, cells, strict=True) if piece]
+        kind: BlockKind = "title" if headers and all(headers) else "item"
         if text:
             self._append(kind, text, 0, sum(linked for _, linked in cells))
 
