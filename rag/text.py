@@ -670,6 +670,18 @@ _KEY_QUESTION = re.compile(
     r"atalhos? de teclado|quais? teclas?|combinação de teclas|sneltoets\w*|toetsencombinatie|welke toetsen?)\b",
     re.IGNORECASE,
 )
+# A question asking for a command-line or configuration option ("Which nmap option …", "Welche Option von
+# netstat …", "Какую опцию настройки …"), and the options text writes ("-n", "--numeric", "Aptitude::Get-Root",
+# "PermitRootLogin", "ssl=on").
+_OPTION_QUESTION = re.compile(
+    r"\b((?:which|what) (?:\w+ )?(?:option|flag|switch)s?|как(?:ой|ая|ую|им|ого) (?:\w+ )?опци\w*|"
+    r"welche[rnms]? (?:\w+ )?option\w*|mit welche[rmn] (?:\w+ )?option\w*|quelle (?:\w+ )?option|"
+    r"qu[ée] opci[oó]n|quale opzione|qual opç[aã]o|welke optie|jak(?:a|ą|iej) opcj\w*)\b",
+    re.IGNORECASE,
+)
+_OPTION = re.compile(
+    r"(?<![\w-])--?[A-Za-z][\w-]*|\b\w+(?:::[\w-]+)+|\b[A-Za-z]+=\S+|(?-i:\b[A-Z]?[a-z]+(?:[A-Z][a-z0-9]+)+\b)"
+)
 _CJK_KEY_QUESTION = re.compile(r"ショートカット|どのキー|何キー|キーボード|快捷键|哪个键|组合键")
 # Keys as help texts write them: a modifier combination ("Ctrl+Shift+E", "Strg-S"), a function or named key,
 # or a key named right after the word for key ("клавишу u", "the q key", "la touche Échap").
@@ -736,7 +748,8 @@ def expected_answer_type(question: str) -> str | None:
     """Return the kind of value a question asks for, else None.
 
     "duration" ("сколько длится"), "number" ("сколько", "which version"), "command", "date" ("когда"),
-    "person" ("кто", "who") or "key" ("какой комбинацией клавиш", "keyboard shortcut").
+    "person" ("кто", "who"), "key" ("какой комбинацией клавиш", "keyboard shortcut") or "option" ("which
+    nmap option", "welche Option").
 
     Pass the question without instructions about the answer (`strip_instructions`), as the answerer does.
     """
@@ -747,6 +760,8 @@ def expected_answer_type(question: str) -> str | None:
         return next((kind for kind, pattern in _CJK_QUESTION_WORD.items() if pattern.search(question)), None)
     if _KEY_QUESTION.search(question):
         return "key"
+    if _OPTION_QUESTION.search(question):
+        return "option"
     opening = " ".join(split_into_words(question)[:4])
     patterns = [*_QUESTION_WORD.items(), *question_patterns(word_language(question)).items()]
     kind = next((kind for kind, pattern in patterns if pattern.search(opening)), None)
@@ -764,7 +779,7 @@ def without_question_words(question: str) -> str:
     if kind is None:
         return question
     # "Комбинация клавиш", "keyboard shortcut" are what the answer speaks of ("комбинацией клавиш Shift+S").
-    if kind == "key":
+    if kind in ("key", "option"):
         return question
     if is_cjk(question):
         return _CJK_QUESTION_WORD[kind].sub(" ", question, count=1)
@@ -811,6 +826,9 @@ def has_answer_type(text: str, kind: str, question: str = "", common: Callable[[
     besides gedit that `common` does not call the corpus's topic; a duration needs a time unit.
     """
     asked = set(split_into_words(question))
+    if kind == "option":
+        options = {normalize(option) for option in _OPTION.findall(question)}
+        return any(normalize(option) not in options for option in _OPTION.findall(text))
     if kind == "key":
         named = normalize(question)
         return any(normalize(match.group(0)) not in named for match in _KEY.finditer(text))

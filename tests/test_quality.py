@@ -259,10 +259,25 @@ def test_question_types_and_specific_tokens() -> None:
         ("А когда она особенно полезна?", None),
         ("When should I use aptitude instead of apt?", None),
         ("Wann ist diese Option nützlich?", None),
+        # Asking which option asks for an option as text writes it; asking what one does does not.
+        ("Which netstat option shows the results numerically?", "option"),
+        ("Mit welcher Option speichert tshark die Pakete?", "option"),
+        ("Какую опцию настройки нужно установить?", "option"),
+        ("What does the Invert mask option do?", None),
     ],
 )
 def test_measures_ask_for_numbers_and_names_of_people_for_persons(question: str, kind: str | None) -> None:
     assert expected_answer_type(question) == kind
+
+
+def test_an_asked_option_is_one_the_question_does_not_name() -> None:
+    question = "Welche Option verwendet ein typischer nmap-Aufruf?"
+    # "-a" inside "nmap-Aufruf" is no option the question names.
+    assert has_answer_type("Ein typischer nmap-Aufruf verwendet nur die Option -A.", "option", question)
+    assert not has_answer_type("Es gibt auch eine reine Textversion namens tshark.", "option", question)
+    assert has_answer_type("Set PermitRootLogin to no.", "option", "Which sshd option forbids root logins?")
+    assert has_answer_type("Задайте Aptitude::Get-Root-Command.", "option", "Какую опцию настройки задать?")
+    assert not has_answer_type("Use netstat -n.", "option", "What does the -n option of netstat do?")
 
 
 def test_a_section_number_and_the_verb_may_are_no_dates() -> None:
