@@ -313,6 +313,9 @@ class _HtmlBlocks:
 
     def _add_block(self, child: Any, classes: str) -> None:
         """Add a block element: as one block of its kind, or walked when it holds other blocks."""
+        # What a definition's description (<dd>) holds, however many paragraphs, describes the term before.
+        describing = child.name == "dd"
+        self._descriptions += describing
         if _META_CLASSES.search(classes) and child.name not in ("body", "main", "article"):
             self.add("meta", child)
         elif child.name in _HEADINGS:
@@ -329,15 +332,11 @@ class _HtmlBlocks:
         elif child.name == "tr" and self._is_simple_row(child):
             self.add_row(child)
         elif id(child) in self._holds_breaking_blocks:
-            # A description of several paragraphs: each of them describes the term before.
-            self._descriptions += child.name == "dd"
             self.walk(child)
             self.flush_inline()
-            self._descriptions -= child.name == "dd"
         else:
-            self._descriptions += child.name == "dd"
             self.add("item" if child.name in ("li", "td", "th", "dd") else "text", child)
-            self._descriptions -= child.name == "dd"
+        self._descriptions -= describing
 
 
 def _load_html(data: bytes, path: Path) -> tuple[str, list[Block], list[str]]:

@@ -264,7 +264,8 @@ def measure_signals(
     # Names are compared only within one script ("Japan" is not looked for in Russian); specific tokens
     # (options, versions, program names) are written the same in every language.
     lead = lead or context
-    lead_terms = set(extract_terms(lead.text, language))
+    lead_sequence = extract_terms(lead.text, language)
+    lead_terms = set(lead_sequence)
     # A name inside a hyphenated compound is mentioned ("UDP" in "UDP-Port", "OpenVPN" in "OpenVPN-Server").
     lead_terms |= {stem_word(part, language) for term in lead_terms if "-" in term for part in term.split("-") if part}
     signals.missing_names = [
@@ -277,7 +278,6 @@ def measure_signals(
     ]
     # A label the question quotes names one thing ("команда «Применить маску слоя»"): the passage must name
     # it as a whole, not only its words apart (a page on "Скрыть маску слоя" is about another command).
-    lead_sequence = extract_terms(lead.text, language)
     signals.missing_names += [
         label
         for label in find_quoted_labels(question)
