@@ -815,6 +815,55 @@ def counted_noun(question: str) -> str:
 # Digits glued to Latin letters, paths, options or keys are names ("ext4", "x86_64", "V:111",
 # "aptitude-0.8.13"), not quantities.
 _IDENTIFIER = re.compile(r"[a-z_]\d|\d[a-z_]|[a-z]-\d|[a-z]\(\d|[/:=@\\]", re.IGNORECASE)
+# A reference to a part of the document ("see Section 12.3.3", "см. раздел 4.2", "Sekcja 8.2.5", "第 8.2.5 节")
+# numbers the document's structure, not a value it states.
+_CROSS_REFERENCE = re.compile(
+    r"(?:\b(?:sections?|chapters?|figures?|tables?|examples?|appendix|appendices|sect|fig|"
+    r"раздел\w*|глав[аеуыой]\w*|рисун\w*|таблиц\w*|пример\w*|приложени\w*|разд|рис|табл|"
+    r"abschnitt\w*|kapitel\w*|abbildung\w*|tabelle\w*|beispiel\w*|anhang\w*|"
+    r"chapitre\w*|tableau\w*|exemple\w*|annexe\w*|sección|secciones|capítulo\w*|figura\w*|tabla\w*|"
+    r"ejemplo\w*|apéndice\w*|sezion[ei]|capitol[oi]|tabell[ae]|esempi[o]?|appendice|seção|secção|tabela\w*|"
+    r"exemplo\w*|sectie\w*|hoofdstuk\w*|figuur|tabel\w*|voorbeeld\w*|bijlage\w*|sekcj\w*|rozdzia\w*|"
+    r"rysun\w*|przykład\w*|dodat\w*)\.?\s+(?:№\s*|no\.\s*)?\d+(?:\.\d+)*\.?"
+    r"|第\s*\d+(?:\.\d+)*\s*[章节節]|\d+(?:\.\d+)+\s*[章节節]"
+    # ... with the title of the part it refers to (“Simple-CDD: The All-In-One Solution”).
+    r")(?:,?\s*[“\"«„「][^”\"»“」\n]{1,120}[”\"»“」])?",
+    re.IGNORECASE,
+)
+
+
+# A bare "when" of something that happens ("When does dirvish run?", "Когда запускается cron?") is answered by
+# a time of day, a weekday or a frequency ("22:00", "on Sundays", "ежедневно", "jeden Montag"), not only a date.
+# A question naming the year, month or date it asks for wants a date.
+_ASKS_CALENDAR = re.compile(
+    r"\b(?:year|month|date|год\w*|месяц\w*|дат\w*|jahr\w*|monat\w*|datum|année|mois|año|mes|fecha|anno|mese|"
+    r"ano|mês|jaar|maand|rok\w*|miesiąc\w*)\b|年|月|日付",
+    re.IGNORECASE,
+)
+_TIMES = (
+    r"day|week|month|year|hour|minute|night|morning|evening|день|неделю|месяц|год|час|минуту|ночь|утро|вечер|"
+    r"tag|woche|monat|jahr|stunde|minute|nacht|jour|semaine|mois|année|heure|nuit|jours|semaines|heures|minutes|"
+    r"día|semana|mes|año|hora|minuto|noche|giorno|settimana|mese|anno|ora|minuto|notte|dia|ano|noite|"
+    r"dag|week|maand|jaar|uur|nacht|dnia|dzień|tydzień|tygodnia|miesiąca|roku|godziny|minuty|nocy"
+)
+_WEEKDAYS = (
+    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|понедельник|вторник|четверг|пятниц|суббот|"
+    r"воскресень|montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag|lundi|mardi|mercredi|jeudi|vendredi|"
+    r"samedi|dimanche|lunes|martes|miércoles|jueves|viernes|sábado|domingo|lunedì|martedì|mercoledì|giovedì|"
+    r"venerdì|sabato|domenica|segunda-feira|terça-feira|quarta-feira|quinta-feira|sexta-feira|maandag|dinsdag|"
+    r"woensdag|donderdag|vrijdag|zaterdag|zondag|poniedział|wtor(?:ek|ki)|środ[aęy]|czwart(?:ek|ki)|piąt(?:ek|ki)|"
+    r"sobot[aęy]|niedziel[aęi]"
+)
+_MOMENT = re.compile(
+    rf"(?<![\d.:])\d{{1,2}}:\d{{2}}(?![\d.:])|\b(?:{_WEEKDAYS})\w*"
+    r"|\b(?:daily|weekly|monthly|hourly|nightly|yearly|annually|ежедневно|еженедельно|ежемесячно|ежечасно|ежегодно|"
+    r"täglich|wöchentlich|monatlich|stündlich|jährlich|quotidiennement|hebdomadairement|mensuellement|"
+    r"diariamente|semanalmente|mensualmente|quotidianamente|settimanalmente|mensilmente|dagelijks|wekelijks|"
+    r"maandelijks|codziennie|co tydzień|co miesiąc)\b"
+    r"|\b(?:(?:once|twice|\d+ times)\s+(?:an?|per)|every|each|per|каждый|каждую|каждое|каждые|раз в|jeden|jede|"
+    rf"jedes|chaque|tous les|toutes les|cada|ogni|elke|iedere|każdego|każdy|co)\s+(?:{_TIMES}|{_WEEKDAYS})",
+    re.IGNORECASE,
+)
 
 
 def has_answer_type(text: str, kind: str, question: str = "", common: Callable[[str], bool] | None = None) -> bool:
@@ -854,7 +903,11 @@ def has_answer_type(text: str, kind: str, question: str = "", common: Callable[[
     if kind == "duration":
         units = [*_TIME_UNIT.finditer(text), *(native.finditer(text) if native else ())]
         return any(normalize(match.group(0)) not in asked for match in units)
+    moments = _MOMENT.finditer(text) if kind == "date" and question and not _ASKS_CALENDAR.search(question) else ()
+    if any(normalize(match.group(0)) not in normalize(question) for match in moments):
+        return True
     pattern = _NUMBER if kind == "number" else _DATE
+    text = _CROSS_REFERENCE.sub(" ", text)
     if kind == "number":
         text = _YEAR_AS_DATE.sub(" ", text)
     for token in (word.strip(".,;:!?()[]«»\"'") for word in text.split()):

@@ -45,6 +45,9 @@ FLOORS = {
     # two faults (full-width letters, amounts read as years) and measures 0.821, 0.67, 0.05.
     "handbook-it": (0.75, 0.5, 0.14),
     "handbook-zh": (0.78, 0.5, 0.1),
+    # English handbook pages no other corpus uses (syslog, backup, firewall), written fresh on 2026-12-08: first
+    # measured 0.80, 0.86, 0.03; now 0.85, 1, 0.03.
+    "handbook-en-dev": (0.82, 0.85, 0.06),
     # Held out: no rule was written or tuned while looking at their questions; the floors only guard them.
     # (handbook-en is held out too, but its answers are over the 300-character bound: not a CI floor yet.)
     "doublecmd-ru": (0.78, 0.62, 0.09),
@@ -109,6 +112,16 @@ def test_the_chunk_holding_the_rare_question_words_is_retrieved(corpus_engine: C
     assert keep_in_pool(list("abcdef"), "e", 3) == list("abecdf")
     assert keep_in_pool(list("abcdef"), "b", 3) == list("abcdef")
     assert keep_in_pool(list("abcdef"), None, 3) == list("abcdef")
+
+
+@pytest.mark.slow
+def test_when_something_runs_is_answered_by_how_often_it_runs(corpus_engine: Callable[[str], Engine]) -> None:
+    """A "when" of something that happens is answered by a frequency or a time of day, which is no date; an
+    absent date asked by its year is still refused."""
+    engine = corpus_engine("handbook-en-dev")
+    answer = engine.ask("When is the rsync command run?")
+    assert not answer.abstained and "daily" in answer.answer
+    assert engine.ask("In which year was the rsync command first run at Falcot?").abstained
 
 
 @pytest.mark.slow

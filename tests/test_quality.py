@@ -288,6 +288,46 @@ def test_a_section_number_and_the_verb_may_are_no_dates() -> None:
     assert has_answer_type("Signed on 07.12.2026.", "date", question)
 
 
+@pytest.mark.parametrize(
+    ("sentence", "question"),
+    [
+        ("The rsync command is used daily to back up these servers.", "When is the rsync command run?"),
+        ("Runall: root 22:00", "When does dirvish run?"),
+        ("They do an incremental backup on DVD-ROM once per week.", "When are the DVD-ROM backups made?"),
+        ("Задание запускается каждую пятницу.", "Когда запускается задание?"),
+        ("Das Skript läuft jeden Montag.", "Wann läuft das Skript?"),
+    ],
+)
+def test_when_something_happens_is_answered_by_a_time_a_weekday_or_a_frequency(sentence: str, question: str) -> None:
+    assert has_answer_type(sentence, "date", question)
+    # A question naming the year it asks for wants a date.
+    assert not has_answer_type(sentence, "date", "In which year was it first run?")
+
+
+def test_a_word_that_only_looks_like_a_frequency_is_no_time() -> None:
+    assert not has_answer_type("Each package is built in a clean environment.", "date", "When is it built?")
+    assert not has_answer_type("Сборка выполняется в чистой среде.", "date", "Когда выполняется сборка?")
+    assert not has_answer_type("A day is enough.", "date", "When is it built?")
+
+
+@pytest.mark.parametrize(
+    ("sentence", "question"),
+    [
+        (
+            "Desktops are reinstalled with simple-cdd (see Section 12.3.3, “Simple-CDD: The All-In-One Solution”).",
+            "How long are the weekly backups kept?",
+        ),
+        ("Настройка описана в разделе 4.2.", "Сколько дней хранятся копии?"),
+        ("Siehe Abschnitt 8.2.5, „Automatische Netzwerkkonfiguration“.", "Wie viele Clients?"),
+        ("详见第 8.2.5 节。", "最多支持多少个客户端？"),
+    ],
+)
+def test_a_reference_to_a_part_of_the_document_is_no_amount(sentence: str, question: str) -> None:
+    assert not has_answer_type(sentence, "number", question)
+    # The amount beside it still counts.
+    assert has_answer_type(sentence + " Copies are kept for 15 days.", "number", question)
+
+
 def test_a_footnote_mark_ends_the_sentence_before_it() -> None:
     """A word after "… было создано.[9]" opens a sentence: it is no name."""
     assert find_names("Содержание архива не было подделано с тех пор, как оно было создано.[9] Подпись верна.") == []
