@@ -854,6 +854,14 @@ _WEEKDAYS = (
     r"woensdag|donderdag|vrijdag|zaterdag|zondag|poniedział|wtor(?:ek|ki)|środ[aęy]|czwart(?:ek|ki)|piąt(?:ek|ki)|"
     r"sobot[aęy]|niedziel[aęi]"
 )
+# ... or by the release it happened in: "Since Debian Buster, …", "начиная с Debian 10", "seit Version 2.4".
+_RELEASE_MOMENT = re.compile(
+    r"\b(?i:since|until|till|before|after|starting (?:with|from)|as of|beginning with|prior to|начиная со?|"
+    r"вплоть до|до|после|с версии|seit|ab|bis|vor|nach|depuis|à partir de|jusqu'à|avant|après|desde|a partir de|"
+    r"hasta|antes de|después de|a partire da|fino a|prima di|dopo|até|depois de|sinds|vanaf|od|przed|po)"
+    r"\s+(?i:(?:la|le|l'|der|die|das|dem|den|el|il|lo|o|a|de|het)\s*)?((?i:version|versionen|versión|versione|versão|versie|wersji|версии)\s+\d[\w.]*"
+    r"|[A-Z]\w+(?:[\s-]+(?:\d[\w.]*|[A-Z]\w+))?)",
+)
 _MOMENT = re.compile(
     rf"(?<![\d.:])\d{{1,2}}:\d{{2}}(?![\d.:])|\b(?:{_WEEKDAYS})\w*"
     r"|\b(?:daily|weekly|monthly|hourly|nightly|yearly|annually|ежедневно|еженедельно|ежемесячно|ежечасно|ежегодно|"
@@ -903,9 +911,14 @@ def has_answer_type(text: str, kind: str, question: str = "", common: Callable[[
     if kind == "duration":
         units = [*_TIME_UNIT.finditer(text), *(native.finditer(text) if native else ())]
         return any(normalize(match.group(0)) not in asked for match in units)
-    moments = _MOMENT.finditer(text) if kind == "date" and question and not _ASKS_CALENDAR.search(question) else ()
-    if any(normalize(match.group(0)) not in normalize(question) for match in moments):
-        return True
+    if kind == "date" and question and not _ASKS_CALENDAR.search(question):
+        if any(normalize(match.group(0)) not in normalize(question) for match in _MOMENT.finditer(text)):
+            return True
+        # The release must be another than the one asked about ("Before GIMP-2.10, …" for "When was 2.10 out?").
+        for match in _RELEASE_MOMENT.finditer(text):
+            numbers = set(re.findall(r"\d+", match.group(1)))
+            if not (numbers and numbers <= asked_numbers) and not set(split_into_words(match.group(1))) <= asked:
+                return True
     pattern = _NUMBER if kind == "number" else _DATE
     text = _CROSS_REFERENCE.sub(" ", text)
     if kind == "number":

@@ -116,11 +116,14 @@ def test_the_chunk_holding_the_rare_question_words_is_retrieved(corpus_engine: C
 
 @pytest.mark.slow
 def test_when_something_runs_is_answered_by_how_often_it_runs(corpus_engine: Callable[[str], Engine]) -> None:
-    """A "when" of something that happens is answered by a frequency or a time of day, which is no date; an
-    absent date asked by its year is still refused."""
+    """A "when" of something that happens is answered by a frequency, a time of day or a release, which are no
+    dates; an absent date asked by its year is still refused."""
     engine = corpus_engine("handbook-en-dev")
     answer = engine.ask("When is the rsync command run?")
     assert not answer.abstained and "daily" in answer.answer
+    # ... or by the release since which it happens.
+    answer = engine.ask("When did nftables become the default in Debian?")
+    assert not answer.abstained and "Buster" in answer.answer
     assert engine.ask("In which year was the rsync command first run at Falcot?").abstained
 
 

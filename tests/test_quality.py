@@ -296,6 +296,9 @@ def test_a_section_number_and_the_verb_may_are_no_dates() -> None:
         ("They do an incremental backup on DVD-ROM once per week.", "When are the DVD-ROM backups made?"),
         ("Задание запускается каждую пятницу.", "Когда запускается задание?"),
         ("Das Skript läuft jeden Montag.", "Wann läuft das Skript?"),
+        ("Since Debian Buster, the nftables framework is used by default.", "When did nftables become the default?"),
+        ("Начиная с Debian 10 используется nftables.", "Когда nftables стал основным?"),
+        ("Il est activé depuis la version 2.4.", "Quand est-il activé ?"),
     ],
 )
 def test_when_something_happens_is_answered_by_a_time_a_weekday_or_a_frequency(sentence: str, question: str) -> None:
@@ -305,6 +308,8 @@ def test_when_something_happens_is_answered_by_a_time_a_weekday_or_a_frequency(s
 
 
 def test_a_word_that_only_looks_like_a_frequency_is_no_time() -> None:
+    # The release asked about is no answer to when it came out.
+    assert not has_answer_type("Before GIMP-2.10, this command was named Autocrop.", "date", "When was GIMP 2.10 out?")
     assert not has_answer_type("Each package is built in a clean environment.", "date", "When is it built?")
     assert not has_answer_type("Сборка выполняется в чистой среде.", "date", "Когда выполняется сборка?")
     assert not has_answer_type("A day is enough.", "date", "When is it built?")
