@@ -121,9 +121,14 @@ class AnswerContext:
 
 
 def match_strength(term: str, present: set[str]) -> float:
-    """Return 1 for an exact stem match, 0.5 for a long shared stem prefix or a stem inside a longer word, else 0."""
+    """Return 1 for an exact stem match, 0.5 for a long shared stem prefix, a stem inside a longer word or a
+    compound's parts written apart, else 0."""
     if term in present:
         return 1.0
+    # A compound matches its parts written apart ("DNS-сервер" in "DNS сервер", "e-mail" in "e mail").
+    parts = [part for part in term.split("-") if part]
+    if len(parts) > 1 and all(match_strength(part, present) for part in parts):
+        return 0.5
     if len(term) < INFIX_CHARS:
         return 0.0
     if any(len(other) > len(term) and term in other for other in present):

@@ -49,7 +49,8 @@ FLOORS = {
     # measured 0.80, 0.86, 0.03; now 0.85, 1, 0.03.
     "handbook-en-dev": (0.82, 0.85, 0.06),
     # Held out: no rule was written or tuned while looking at their questions; the floors only guard them.
-    # (handbook-en is held out too, but its answers are over the 300-character bound: not a CI floor yet.)
+    # (handbook-en is held out too, but its answers are over the 300-character bound: not a CI floor yet. So is
+    # the development corpus handbook-ru-dev, partly translated Russian pages whose English sentences run long.)
     "doublecmd-ru": (0.78, 0.62, 0.09),
     "kicad-ru": (0.57, 0.75, 0.22),
 }
@@ -61,7 +62,7 @@ OUTSIDE_CI = frozenset({"kicad-ru", "handbook-de-dev", "handbook-es", "handbook-
 ALL_CORPORA = bool(os.environ.get("CITECHAT_ALL_CORPORA"))
 
 
-@pytest.mark.parametrize("name", sorted(FLOORS))
+@pytest.mark.parametrize("name", sorted(folder.parent.name for folder in CORPORA.glob("*/gold.jsonl")))
 def test_gold_evidence_is_in_the_documents(name: str) -> None:
     files, _ = discover_files([CORPORA / name / "docs"])
     texts = [normalize_for_scoring(load_document(path, 50 * 2**20).text) for path in files]

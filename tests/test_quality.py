@@ -515,6 +515,18 @@ def test_a_stem_inside_a_package_name_half_matches() -> None:
     assert match_strength("wine", {"wine"}) == 1.0
 
 
+def test_a_compound_is_named_by_its_parts_written_apart() -> None:
+    """The question's "DNS-сервер" is the text's "DNS сервер"; "Со скольких" asks, it names nothing."""
+    from rag.abstention import match_strength
+
+    present = set(extract_terms("с 5-ью машинами рекомендуется установить настроенный DNS сервер", "ru"))
+    (compound,) = extract_terms("DNS-сервер", "ru")
+    assert match_strength(compound, present) == 0.5
+    assert match_strength(compound, present - {"dns"}) == 0.0
+    assert match_strength(extract_terms("Mail-Server", "de")[0], set(extract_terms("Mail Server", "de"))) == 0.5
+    assert not {"скольк", "как", "котор"} & set(extract_terms("Со скольких машин, каким и которым?", "ru"))
+
+
 def test_one_of_several_lower_case_tokens_may_be_context_but_a_swapped_product_refuses() -> None:
     def missing(question: str, evidence: str) -> list[str]:
         retrieval = Retrieval(question, np.zeros(4, dtype=np.float32), extract_terms(question), [], {})
