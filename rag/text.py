@@ -875,6 +875,17 @@ _MOMENT = re.compile(
 )
 
 
+_ONE_OF = re.compile(
+    r"\b(?:one|один|одна|одно|одной|одного|одним|одну|одном|ein|eine|einer|eines|einem|un|une|uno|una|um|uma|"
+    r"jeden|jedna|jedno|jednym|jednej|jednego|één)\s+(?:of|из|их|von|der|des|de|dei|degli|delle|dos|das|van|z)\b",
+    re.IGNORECASE,
+)
+_LABELLED_NUMBER = re.compile(
+    r"(?:\b(?:номер\w*|number|nummer|numéro|número|numero|numer\w*|no|nr|id|uid|gid|pid)\.?|№|#)\s*\d[\d.]*",
+    re.IGNORECASE,
+)
+
+
 def has_answer_type(text: str, kind: str, question: str = "", common: Callable[[str], bool] | None = None) -> bool:
     """Tell whether `text` holds a value of the asked kind that the question does not name.
 
@@ -923,6 +934,11 @@ def has_answer_type(text: str, kind: str, question: str = "", common: Callable[[
     pattern = _NUMBER if kind == "number" else _DATE
     text = _CROSS_REFERENCE.sub(" ", text)
     if kind == "number":
+        # "One of them" picks, it does not count; a labelled number ("номер 1002", "uid 1000") counts nothing asked
+        # by "how many".
+        text = _ONE_OF.sub(" ", text)
+        if _HOW_MANY.search(question):
+            text = _LABELLED_NUMBER.sub(" ", text)
         text = _YEAR_AS_DATE.sub(" ", text)
     for token in (word.strip(".,;:!?()[]«»\"'") for word in text.split()):
         if _IDENTIFIER.search(token):

@@ -366,6 +366,20 @@ def test_the_asked_value_is_new_and_not_part_of_a_name() -> None:
     assert has_answer_type("Journald keeps logs for 30 days.", "number", "How long are logs kept?")
 
 
+def test_one_of_them_and_a_labelled_number_are_no_count() -> None:
+    question = "Сколько групп может быть у одного пользователя максимум?"
+    assert not has_answer_type(
+        "Пользователь входит в несколько групп, одной из них является главная.", "number", question
+    )
+    assert not has_answer_type(
+        "gid: номер главной группы (например, номер 1002 присвоен группе rhertzog)", "number", question
+    )
+    assert has_answer_type("Пользователь может входить не более чем в 16 групп.", "number", question)
+    assert not has_answer_type("Assign uid 1000 to one of the users.", "number", "How many users are there?")
+    # A version is a labelled number that "which version" does ask for.
+    assert has_answer_type("Use the kernel version 2.6.", "number", "Which version of the kernel is needed?")
+
+
 def test_a_year_is_no_amount() -> None:
     question = "How much did Japan pledge?"
     assert not has_answer_type("В декабре 2025 года прошел диалог, созданный в 2004 году.", "number", question)
