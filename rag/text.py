@@ -683,6 +683,20 @@ _OPTION_QUESTION = re.compile(
 _OPTION = re.compile(
     r"(?<![\w-])--?[A-Za-z][\w-]*|\b\w+(?:::[\w-]+)+|\b[A-Za-z]+=\S+|(?-i:\b[A-Z]?[a-z]+(?:[A-Z][a-z0-9]+)+\b)"
 )
+# A question asking for an address ("Какой IP-адрес у …", "Which address does … listen on", "Welche IP-Adresse …"),
+# and the addresses text writes: IPv4 and IPv6 literals, host names with a domain, URLs and e-mail addresses.
+_ADDRESS_QUESTION = re.compile(
+    r"\b((?:which|what) (?:\w+ ){0,2}(?:ip |mac |e-?mail |web |network )?address(?:es)?|"
+    r"как(?:ой|ие|ого|им|ому) (?:\w+ )?(?:ip-|mac-)?адрес\w*|"
+    r"welche[rnms]? (?:\w+ )?(?:ip-|mac-)?adresse\w*|quelle (?:\w+ )?adresse\w*|qu[ée] direcci[oó]n|"
+    r"quale indirizzo|qual (?:o )?endereço|welk (?:\w+ )?(?:ip-)?adres|jak(?:i|iego|im) (?:\w+ )?adres\w*)\b",
+    re.IGNORECASE,
+)
+_ADDRESS = re.compile(
+    r"(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?:/\d{1,2})?(?!\w|\.\d)|(?<![\w:])[0-9a-f]{1,4}(?::[0-9a-f]{0,4}){2,7}(?![\w:])|"
+    r"\b[a-z][\w+.-]*://\S+|[\w.+-]+@[\w-]+\.[\w.]+|\b(?:[a-z0-9-]+\.)+(?:com|org|net|edu|gov|info|io|de|fr|ru|uk|eu|lan|local|localdomain)\b|\blocalhost\b",
+    re.IGNORECASE,
+)
 _CJK_KEY_QUESTION = re.compile(r"ショートカット|どのキー|何キー|キーボード|快捷键|哪个键|组合键")
 # Keys as help texts write them: a modifier combination ("Ctrl+Shift+E", "Strg-S"), a function or named key,
 # or a key named right after the word for key ("клавишу u", "the q key", "la touche Échap").
@@ -749,8 +763,8 @@ def expected_answer_type(question: str) -> str | None:
     """Return the kind of value a question asks for, else None.
 
     "duration" ("сколько длится"), "number" ("сколько", "which version"), "command", "date" ("когда"),
-    "person" ("кто", "who"), "key" ("какой комбинацией клавиш", "keyboard shortcut") or "option" ("which
-    nmap option", "welche Option").
+    "person" ("кто", "who"), "key" ("какой комбинацией клавиш", "keyboard shortcut"), "option" ("which
+    nmap option", "welche Option") or "address" ("какой IP-адрес", "which address").
 
     Pass the question without instructions about the answer (`strip_instructions`), as the answerer does.
     """
@@ -763,6 +777,8 @@ def expected_answer_type(question: str) -> str | None:
         return "key"
     if _OPTION_QUESTION.search(question):
         return "option"
+    if _ADDRESS_QUESTION.search(question):
+        return "address"
     opening = " ".join(split_into_words(question)[:4])
     patterns = [*_QUESTION_WORD.items(), *question_patterns(word_language(question)).items()]
     kind = next((kind for kind, pattern in patterns if pattern.search(opening)), None)
@@ -780,7 +796,7 @@ def without_question_words(question: str) -> str:
     if kind is None:
         return question
     # "Комбинация клавиш", "keyboard shortcut" are what the answer speaks of ("комбинацией клавиш Shift+S").
-    if kind in ("key", "option"):
+    if kind in ("key", "option", "address"):
         return question
     if is_cjk(question):
         return _CJK_QUESTION_WORD[kind].sub(" ", question, count=1)
@@ -898,6 +914,9 @@ def has_answer_type(text: str, kind: str, question: str = "", common: Callable[[
     if kind == "option":
         options = {normalize(option) for option in _OPTION.findall(question)}
         return any(normalize(option) not in options for option in _OPTION.findall(text))
+    if kind == "address":
+        named = normalize(question)
+        return any(normalize(match.group(0)) not in named for match in _ADDRESS.finditer(text))
     if kind == "key":
         named = normalize(question)
         return any(normalize(match.group(0)) not in named for match in _KEY.finditer(text))

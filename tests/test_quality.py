@@ -366,6 +366,24 @@ def test_the_asked_value_is_new_and_not_part_of_a_name() -> None:
     assert has_answer_type("Journald keeps logs for 30 days.", "number", "How long are logs kept?")
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Какой IP-адрес у DNS-сервера Falcot Corp?",
+        "Which address does the server listen on?",
+        "What is the address of the mailing list?",
+        "Welche IP-Adresse hat der Router?",
+    ],
+)
+def test_a_question_for_an_address_needs_an_address_in_the_answer(question: str) -> None:
+    assert expected_answer_type(question) == "address"
+    assert not has_answer_type("У Falcot Corp имеется свой DNS сервер.", "address", question)
+    assert has_answer_type("в реальный IP адрес, 213.244.11.247.", "address", question)
+    assert has_answer_type("nameserver 2001:db8::1", "address", question)
+    assert has_answer_type("Write to debian-user@lists.debian.org.", "address", question)
+    assert has_answer_type("Open https://www.debian.org/ in a browser.", "address", question)
+
+
 def test_one_of_them_and_a_labelled_number_are_no_count() -> None:
     question = "Сколько групп может быть у одного пользователя максимум?"
     assert not has_answer_type(
