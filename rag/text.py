@@ -697,6 +697,21 @@ _ADDRESS = re.compile(
     r"\b[a-z][\w+.-]*://\S+|[\w.+-]+@[\w-]+\.[\w.]+|\b(?:[a-z0-9-]+\.)+(?:com|org|net|edu|gov|info|io|de|fr|ru|uk|eu|lan|local|localdomain)\b|\blocalhost\b",
     re.IGNORECASE,
 )
+# A question asking which file ("В каком файле …", "In which file …", "Dans quel fichier …"), and file names as
+# text writes them: a path, or a name with a configuration, list or log suffix. The type ranks sentences naming a
+# file higher; an answer without one is not refused ("the passwd file" names one in words).
+_FILE_QUESTION = re.compile(
+    r"\b((?:in |from )?(?:which|what) (?:\w+ )?files?|(?:в|из) как(?:ом|их|ой) (?:\w+ )?файл\w*|"
+    r"как(?:ой|ие) (?:\w+ )?файл\w*|(?:in |aus )?welche[rnms]? (?:\w+ )?datei\w*|"
+    r"(?:dans |de )?quels? (?:\w+ )?fichiers?|(?:en )?qu[ée] (?:archivo|fichero)s?|(?:in )?quali? file|"
+    r"(?:em )?qu(?:e|al) arquivos?|(?:in )?welk (?:\w+ )?bestand|(?:w )?(?:jaki\w*|który\w*) (?:\w+ )?plik\w*)\b",
+    re.IGNORECASE,
+)
+_FILE = re.compile(
+    r"(?<![\w/.-])~?/(?:[\w.+-]+/?)+|(?<![\w/.-])[\w+-]+(?:\.[\w+-]+)*\.(?:conf|cfg|ini|list|log|rules|txt|xml|json|ya?ml|"
+    r"service|socket|timer|sh|py|pl|db|d|deb|dsc|changes|gz|xz|bz2|tar|zip|html?|pem|key|crt|desktop|local)\b",
+    re.IGNORECASE,
+)
 _CJK_KEY_QUESTION = re.compile(r"ショートカット|どのキー|何キー|キーボード|快捷键|哪个键|组合键")
 # Keys as help texts write them: a modifier combination ("Ctrl+Shift+E", "Strg-S"), a function or named key,
 # or a key named right after the word for key ("клавишу u", "the q key", "la touche Échap").
@@ -764,7 +779,8 @@ def expected_answer_type(question: str) -> str | None:
 
     "duration" ("сколько длится"), "number" ("сколько", "which version"), "command", "date" ("когда"),
     "person" ("кто", "who"), "key" ("какой комбинацией клавиш", "keyboard shortcut"), "option" ("which
-    nmap option", "welche Option") or "address" ("какой IP-адрес", "which address").
+    nmap option", "welche Option"), "address" ("какой IP-адрес", "which address") or "file" ("в каком файле",
+    "in which file").
 
     Pass the question without instructions about the answer (`strip_instructions`), as the answerer does.
     """
@@ -779,6 +795,8 @@ def expected_answer_type(question: str) -> str | None:
         return "option"
     if _ADDRESS_QUESTION.search(question):
         return "address"
+    if _FILE_QUESTION.search(question):
+        return "file"
     opening = " ".join(split_into_words(question)[:4])
     patterns = [*_QUESTION_WORD.items(), *question_patterns(word_language(question)).items()]
     kind = next((kind for kind, pattern in patterns if pattern.search(opening)), None)
@@ -796,7 +814,7 @@ def without_question_words(question: str) -> str:
     if kind is None:
         return question
     # "Комбинация клавиш", "keyboard shortcut" are what the answer speaks of ("комбинацией клавиш Shift+S").
-    if kind in ("key", "option", "address"):
+    if kind in ("key", "option", "address", "file"):
         return question
     if is_cjk(question):
         return _CJK_QUESTION_WORD[kind].sub(" ", question, count=1)
@@ -914,9 +932,10 @@ def has_answer_type(text: str, kind: str, question: str = "", common: Callable[[
     if kind == "option":
         options = {normalize(option) for option in _OPTION.findall(question)}
         return any(normalize(option) not in options for option in _OPTION.findall(text))
-    if kind == "address":
+    if kind in ("address", "file"):
         named = normalize(question)
-        return any(normalize(match.group(0)) not in named for match in _ADDRESS.finditer(text))
+        values = (_ADDRESS if kind == "address" else _FILE).finditer(text)
+        return any(normalize(match.group(0)) not in named for match in values)
     if kind == "key":
         named = normalize(question)
         return any(normalize(match.group(0)) not in named for match in _KEY.finditer(text))

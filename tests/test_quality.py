@@ -384,6 +384,29 @@ def test_a_question_for_an_address_needs_an_address_in_the_answer(question: str)
     assert has_answer_type("Open https://www.debian.org/ in a browser.", "address", question)
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        "В каком файле можно посмотреть используемые модули NSS?",
+        "In which file are the firewall rules stored?",
+        "W jakim pliku znajduje się lista usług?",
+        "Dans quel fichier se trouve la liste ?",
+    ],
+)
+def test_a_question_for_a_file_ranks_sentences_naming_one_higher(question: str) -> None:
+    assert expected_answer_type(question) == "file"
+    assert not has_answer_type("Взамен обычных файлов можно использовать LDAP или db.", "file", question)
+    assert has_answer_type("Модули можно просмотреть в файле /etc/nsswitch.conf.", "file", question)
+    assert has_answer_type("Edit sources.list and run the update.", "file", question)
+
+    # An answer naming its file in words ("the passwd file") is still an answer: the type only ranks.
+    question = "In which file are the users listed?"
+    evidence = "The users are listed in the passwd file."
+    retrieval = Retrieval(question, np.zeros(4, dtype=np.float32), extract_terms(question), [], {})
+    context = AnswerContext(text=evidence, script="en", quoted=evidence)
+    assert measure_signals(retrieval, set(), question, context, context).missing_type is None
+
+
 def test_one_of_them_and_a_labelled_number_are_no_count() -> None:
     question = "Сколько групп может быть у одного пользователя максимум?"
     assert not has_answer_type(
