@@ -324,7 +324,7 @@ def measure_signals(
         topic = partial(_topic_wide, common=common, language=language)
         if not has_answer_type(context.quoted_prose, wanted, question, topic):
             signals.missing_type = wanted
-    elif wanted in ("number", "date", "duration", "key", "option", "address") and not has_answer_type(
+    elif wanted in ("number", "date", "duration", "key", "option", "address", "port") and not has_answer_type(
         context.quoted or context.text, wanted, question
     ):
         signals.missing_type = wanted

@@ -704,7 +704,12 @@ _FILE_QUESTION = re.compile(
     r"\b((?:in |from )?(?:which|what) (?:\w+ )?files?|(?:в|из) как(?:ом|их|ой) (?:\w+ )?файл\w*|"
     r"как(?:ой|ие) (?:\w+ )?файл\w*|(?:in |aus )?welche[rnms]? (?:\w+ )?datei\w*|"
     r"(?:dans |de )?quels? (?:\w+ )?fichiers?|(?:en )?qu[ée] (?:archivo|fichero)s?|(?:in )?quali? file|"
-    r"(?:em )?qu(?:e|al) arquivos?|(?:in )?welk (?:\w+ )?bestand|(?:w )?(?:jaki\w*|który\w*) (?:\w+ )?plik\w*)\b",
+    r"(?:em )?qu(?:e|al) arquivos?|(?:in )?welk (?:\w+ )?bestand|(?:w )?(?:jaki\w*|który\w*) (?:\w+ )?plik\w*|"
+    # ... or directory, which text names by its path.
+    r"(?:in |from )?(?:which|what) (?:\w+ )?director(?:y|ies)|(?:в|из) как(?:ом|их|ой) (?:\w+ )?(?:каталог|папк)\w*|"
+    r"(?:in |aus )?welche[mnrs]? (?:\w+ )?(?:verzeichnis|ordner)\w*|(?:dans )?quels? (?:\w+ )?(?:répertoire|dossier)s?|"
+    r"(?:en )?qu[ée] (?:directorio|carpeta)|(?:in )?quale (?:directory|cartella)|(?:em )?qual (?:diretório|pasta)|"
+    r"(?:in )?welke (?:map|directory)|(?:w )?(?:jaki\w*|który\w*) (?:\w+ )?katalog\w*)\b",
     re.IGNORECASE,
 )
 _FILE = re.compile(
@@ -712,6 +717,15 @@ _FILE = re.compile(
     r"service|socket|timer|sh|py|pl|db|d|deb|dsc|changes|gz|xz|bz2|tar|zip|html?|pem|key|crt|desktop|local)\b",
     re.IGNORECASE,
 )
+# "Which port …" asks for a port number wherever it stands in the question ("On which TCP port …", "Какой порт …"),
+# written alone, as a setting's value or after a host ("Port 22", "ListenStream=22", "localhost:8080").
+_PORT_QUESTION = re.compile(
+    r"\b(?:(?:which|what) (?:\w+ )?ports?|как(?:ой|ом|ие|им) (?:\w+ )?порт\w*|welche[nmrs]? (?:\w+ )?port\w*|"
+    r"quels? (?:\w+ )?ports?|qu[ée] puertos?|quale porta|qual porta|welke (?:\w+ )?poort|"
+    r"(?:jaki|który)\w* (?:\w+ )?port\w*)\b",
+    re.IGNORECASE,
+)
+_PORT_NUMBER = re.compile(r"(?:(?<![\w.:/-])|(?<=[=:]))(\d{1,5})(?![\w:/-]|\.\d)")
 _CJK_KEY_QUESTION = re.compile(r"ショートカット|どのキー|何キー|キーボード|快捷键|哪个键|组合键")
 # Keys as help texts write them: a modifier combination ("Ctrl+Shift+E", "Strg-S"), a function or named key,
 # or a key named right after the word for key ("клавишу u", "the q key", "la touche Échap").
@@ -779,8 +793,8 @@ def expected_answer_type(question: str) -> str | None:
 
     "duration" ("сколько длится"), "number" ("сколько", "which version"), "command", "date" ("когда"),
     "person" ("кто", "who"), "key" ("какой комбинацией клавиш", "keyboard shortcut"), "option" ("which
-    nmap option", "welche Option"), "address" ("какой IP-адрес", "which address") or "file" ("в каком файле",
-    "in which file").
+    nmap option", "welche Option"), "address" ("какой IP-адрес", "which address"), "file" ("в каком файле",
+    "which directory") or "port" ("which port").
 
     Pass the question without instructions about the answer (`strip_instructions`), as the answerer does.
     """
@@ -797,6 +811,8 @@ def expected_answer_type(question: str) -> str | None:
         return "address"
     if _FILE_QUESTION.search(question):
         return "file"
+    if _PORT_QUESTION.search(question):
+        return "port"
     opening = " ".join(split_into_words(question)[:4])
     patterns = [*_QUESTION_WORD.items(), *question_patterns(word_language(question)).items()]
     kind = next((kind for kind, pattern in patterns if pattern.search(opening)), None)
@@ -814,7 +830,7 @@ def without_question_words(question: str) -> str:
     if kind is None:
         return question
     # "Комбинация клавиш", "keyboard shortcut" are what the answer speaks of ("комбинацией клавиш Shift+S").
-    if kind in ("key", "option", "address", "file"):
+    if kind in ("key", "option", "address", "file", "port"):
         return question
     if is_cjk(question):
         return _CJK_QUESTION_WORD[kind].sub(" ", question, count=1)
@@ -932,6 +948,8 @@ def has_answer_type(text: str, kind: str, question: str = "", common: Callable[[
     if kind == "option":
         options = {normalize(option) for option in _OPTION.findall(question)}
         return any(normalize(option) not in options for option in _OPTION.findall(text))
+    if kind == "port":
+        return any(number not in re.findall(r"\d+", question) for number in _PORT_NUMBER.findall(text))
     if kind in ("address", "file"):
         named = normalize(question)
         values = (_ADDRESS if kind == "address" else _FILE).finditer(text)

@@ -407,6 +407,19 @@ def test_a_question_for_a_file_ranks_sentences_naming_one_higher(question: str) 
     assert measure_signals(retrieval, set(), question, context, context).missing_type is None
 
 
+def test_a_question_for_a_directory_or_a_port_asks_for_its_path_or_number() -> None:
+    assert expected_answer_type("В каком каталоге хранятся модули?") == "file"
+    assert expected_answer_type("Which directory holds the active plugins?") == "file"
+    assert has_answer_type("They are in /etc/munin/plugins/.", "file", "Which directory holds the active plugins?")
+    for question in ("On which TCP port does the mail server listen?", "Какой порт использует сервер?"):
+        assert expected_answer_type(question) == "port"
+        assert has_answer_type("[Socket]\nListenStream=22", "port", question)
+        assert has_answer_type("The server listens on localhost:8080.", "port", question)
+        assert has_answer_type("TCP port 25 is generally used by the email server.", "port", question)
+        assert not has_answer_type("See Section 1.2 and version 2.6.1.", "port", question)
+        assert not has_answer_type("sshd.socket for specifying a socket to listen on", "port", question)
+
+
 def test_one_of_them_and_a_labelled_number_are_no_count() -> None:
     question = "Сколько групп может быть у одного пользователя максимум?"
     assert not has_answer_type(

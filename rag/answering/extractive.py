@@ -81,7 +81,7 @@ NEXT_CHUNK_GAP = 3
 # A command written inside a sentence: a program name followed by an option ("run dpkg --add-architecture").
 INLINE_COMMAND = re.compile(r"(?<![\w/.-])[a-z][\w.+-]* --?[a-z][\w-]*")
 # Asked values a sentence holds or lacks by its form (see rag.text.has_answer_type).
-VALUE_TYPES = ("number", "date", "duration")
+VALUE_TYPES = ("number", "date", "duration", "port")
 
 # Sentence score = contextual similarity + LEXICAL_WEIGHT * idf-weighted question coverage
 #                 + PASSAGE_WEIGHT * normalized passage score - a penalty for fragments. Set by reading the
