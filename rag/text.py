@@ -694,7 +694,8 @@ _ADDRESS_QUESTION = re.compile(
 )
 _ADDRESS = re.compile(
     r"(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?:/\d{1,2})?(?!\w|\.\d)|(?<![\w:])[0-9a-f]{1,4}(?::[0-9a-f]{0,4}){2,7}(?![\w:])|"
-    r"\b[a-z][\w+.-]*://\S+|[\w.+-]+@[\w-]+\.[\w.]+|\b(?:[a-z0-9-]+\.)+(?:com|org|net|edu|gov|info|io|de|fr|ru|uk|eu|lan|local|localdomain)\b|\blocalhost\b",
+    r"\b[a-z][\w+.-]*://\S+|[\w.+-]+@[\w-]+\.[\w.]+|\blocalhost\b|"
+    r"\b(?:[a-z0-9-]+\.)+(?:com|org|net|edu|gov|info|io|de|fr|ru|uk|eu|lan|local|localdomain)\b",
     re.IGNORECASE,
 )
 # A question asking which file ("В каком файле …", "In which file …", "Dans quel fichier …"), and file names as
@@ -720,9 +721,9 @@ _FILE = re.compile(
 # "Which port …" asks for a port number wherever it stands in the question ("On which TCP port …", "Какой порт …"),
 # written alone, as a setting's value or after a host ("Port 22", "ListenStream=22", "localhost:8080").
 _PORT_QUESTION = re.compile(
-    r"\b(?:(?:which|what) (?:\w+ )?ports?|как(?:ой|ом|ие|им) (?:\w+ )?порт\w*|welche[nmrs]? (?:\w+ )?port\w*|"
-    r"quels? (?:\w+ )?ports?|qu[ée] puertos?|quale porta|qual porta|welke (?:\w+ )?poort|"
-    r"(?:jaki|który)\w* (?:\w+ )?port\w*)\b",
+    r"\b(?:(?:which|what) (?:\w+ )?ports?|как(?:ой|ом|ие|им) (?:\w+ )?порт(?:а|у|ом|е|ы|ов)?|"
+    r"welche[nmrs]? (?:\w+ )?port(?:s|e|en|nummer\w*)?|quels? (?:\w+ )?ports?|qu[ée] puertos?|quale porta|"
+    r"qual porta|welke (?:\w+ )?poort|(?:jaki|który)\w* (?:\w+ )?port(?:u|em|y|ów)?)\b",
     re.IGNORECASE,
 )
 _PORT_NUMBER = re.compile(r"(?:(?<![\w.:/-])|(?<=[=:]))(\d{1,5})(?![\w:/-]|\.\d)")
@@ -894,7 +895,7 @@ _ASKS_CALENDAR = re.compile(
 _TIMES = (
     r"day|week|month|year|hour|minute|night|morning|evening|день|неделю|месяц|год|час|минуту|ночь|утро|вечер|"
     r"tag|woche|monat|jahr|stunde|minute|nacht|jour|semaine|mois|année|heure|nuit|jours|semaines|heures|minutes|"
-    r"día|semana|mes|año|hora|minuto|noche|giorno|settimana|mese|anno|ora|minuto|notte|dia|ano|noite|"
+    r"día|semana|mes|año|hora|minuto|noche|giorno|settimana|mese|anno|minuto|notte|dia|ano|noite|"
     r"dag|week|maand|jaar|uur|nacht|dnia|dzień|tydzień|tygodnia|miesiąca|roku|godziny|minuty|nocy"
 )
 _WEEKDAYS = (
@@ -910,7 +911,8 @@ _RELEASE_MOMENT = re.compile(
     r"\b(?i:since|until|till|before|after|starting (?:with|from)|as of|beginning with|prior to|начиная со?|"
     r"вплоть до|до|после|с версии|seit|ab|bis|vor|nach|depuis|à partir de|jusqu'à|avant|après|desde|a partir de|"
     r"hasta|antes de|después de|a partire da|fino a|prima di|dopo|até|depois de|sinds|vanaf|od|przed|po)"
-    r"\s+(?i:(?:la|le|l'|der|die|das|dem|den|el|il|lo|o|a|de|het)\s*)?((?i:version|versionen|versión|versione|versão|versie|wersji|версии)\s+\d[\w.]*"
+    r"\s+(?i:(?:la|le|l'|der|die|das|dem|den|el|il|lo|o|a|de|het)\s*)?"
+    r"((?i:version|versionen|versión|versione|versão|versie|wersji|версии)\s+\d[\w.]*"
     r"|[A-Z]\w+(?:[\s-]+(?:\d[\w.]*|[A-Z]\w+))?)",
 )
 _MOMENT = re.compile(
