@@ -126,9 +126,10 @@ def match_strength(term: str, present: set[str]) -> float:
     if term in present:
         return 1.0
     # A compound matches its parts written apart ("DNS-сервер" in "DNS сервер", "e-mail" in "e mail").
-    parts = [part for part in term.split("-") if part]
-    if len(parts) > 1 and all(match_strength(part, present) for part in parts):
-        return 0.5
+    if "-" in term:
+        parts = [part for part in term.split("-") if part]
+        if len(parts) > 1 and all(match_strength(part, present) for part in parts):
+            return 0.5
     if len(term) < INFIX_CHARS:
         return 0.0
     if any(len(other) > len(term) and term in other for other in present):

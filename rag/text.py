@@ -789,6 +789,17 @@ _TIME_UNIT = re.compile(
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
 
 
+# Kinds asked for wherever their words stand in the question ("Mit welcher Option …", "On which TCP port …"), in
+# this order.
+_ASKED_ANYWHERE = (
+    ("key", _KEY_QUESTION),
+    ("option", _OPTION_QUESTION),
+    ("address", _ADDRESS_QUESTION),
+    ("file", _FILE_QUESTION),
+    ("port", _PORT_QUESTION),
+)
+
+
 def expected_answer_type(question: str) -> str | None:
     """Return the kind of value a question asks for, else None.
 
@@ -804,16 +815,9 @@ def expected_answer_type(question: str) -> str | None:
         if _CJK_KEY_QUESTION.search(question):
             return "key"
         return next((kind for kind, pattern in _CJK_QUESTION_WORD.items() if pattern.search(question)), None)
-    if _KEY_QUESTION.search(question):
-        return "key"
-    if _OPTION_QUESTION.search(question):
-        return "option"
-    if _ADDRESS_QUESTION.search(question):
-        return "address"
-    if _FILE_QUESTION.search(question):
-        return "file"
-    if _PORT_QUESTION.search(question):
-        return "port"
+    asked = next((kind for kind, pattern in _ASKED_ANYWHERE if pattern.search(question)), None)
+    if asked:
+        return asked
     opening = " ".join(split_into_words(question)[:4])
     patterns = [*_QUESTION_WORD.items(), *question_patterns(word_language(question)).items()]
     kind = next((kind for kind, pattern in patterns if pattern.search(opening)), None)
@@ -938,6 +942,10 @@ _LABELLED_NUMBER = re.compile(
 )
 
 
+# The kinds whose values a text writes in a form of their own, each not named by the question.
+_WRITTEN_VALUES = {"key": _KEY, "address": _ADDRESS, "file": _FILE}
+
+
 def has_answer_type(text: str, kind: str, question: str = "", common: Callable[[str], bool] | None = None) -> bool:
     """Tell whether `text` holds a value of the asked kind that the question does not name.
 
@@ -947,18 +955,15 @@ def has_answer_type(text: str, kind: str, question: str = "", common: Callable[[
     besides gedit that `common` does not call the corpus's topic; a duration needs a time unit.
     """
     asked = set(split_into_words(question))
+    named = normalize(question)
+    asked_numbers = set(re.findall(r"\d+", question))
     if kind == "option":
         options = {normalize(option) for option in _OPTION.findall(question)}
         return any(normalize(option) not in options for option in _OPTION.findall(text))
     if kind == "port":
-        return any(number not in re.findall(r"\d+", question) for number in _PORT_NUMBER.findall(text))
-    if kind in ("address", "file"):
-        named = normalize(question)
-        values = (_ADDRESS if kind == "address" else _FILE).finditer(text)
-        return any(normalize(match.group(0)) not in named for match in values)
-    if kind == "key":
-        named = normalize(question)
-        return any(normalize(match.group(0)) not in named for match in _KEY.finditer(text))
+        return any(number not in asked_numbers for number in _PORT_NUMBER.findall(text))
+    if kind in _WRITTEN_VALUES:
+        return any(normalize(match.group(0)) not in named for match in _WRITTEN_VALUES[kind].finditer(text))
     if kind == "person":
         own = set(find_names(question)) | asked
         return bool(_EMAIL.search(text)) or any(
@@ -966,7 +971,6 @@ def has_answer_type(text: str, kind: str, question: str = "", common: Callable[[
         )
     # Value words of the question's language, when it is one of rag.languages, count too ("trois mois").
     native = value_pattern(word_language(question), kind) if question else None
-    asked_numbers = set(re.findall(r"\d+", question))
     if _CJK_RUN.search(text):
         if kind == "duration" and any(match.group(0) not in question for match in _CJK_TIME_UNIT.finditer(text)):
             return True
@@ -982,7 +986,7 @@ def has_answer_type(text: str, kind: str, question: str = "", common: Callable[[
         units = [*_TIME_UNIT.finditer(text), *(native.finditer(text) if native else ())]
         return any(normalize(match.group(0)) not in asked for match in units)
     if kind == "date" and question and not _ASKS_CALENDAR.search(question):
-        if any(normalize(match.group(0)) not in normalize(question) for match in _MOMENT.finditer(text)):
+        if any(normalize(match.group(0)) not in named for match in _MOMENT.finditer(text)):
             return True
         # The release must be another than the one asked about ("Before GIMP-2.10, …" for "When was 2.10 out?").
         for match in _RELEASE_MOMENT.finditer(text):
